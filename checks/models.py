@@ -1,0 +1,91 @@
+"""What a check is and what it found: plain values, independent of the check engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "Check",
+    "CheckResult",
+    "ColumnsExactly",
+    "NotNull",
+    "RowCountBetween",
+    "Severity",
+    "UnexpectedRows",
+    "ValuesInSet",
+]
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # the batch is quarantined
+    WARNING = "warning"  # reported beside the figure
+
+
+@dataclass(frozen=True)
+class ColumnsExactly:
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RowCountBetween:
+    min_rows: int
+    max_rows: int
+
+
+@dataclass(frozen=True)
+class ValuesInSet:
+    column: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NotNull:
+    column: str
+
+
+@dataclass(frozen=True)
+class UnexpectedRows:
+    """Rows returned by ``query`` fail; ``{batch}`` stands for the table, braces doubled."""
+
+    query: str
+
+
+Rule = ColumnsExactly | RowCountBetween | ValuesInSet | NotNull | UnexpectedRows
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    severity: Severity
+    description: str
+    """What holds when the check passes, as a sentence for an officer."""
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    success: bool
+    observed: str | None = None
+    unexpected_count: int | None = None
+    sample: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def message(self) -> str:
+        """One sentence saying what failed, with a count and the first failing rows or values."""
+        if self.success:
+            return f"passed: {self.check.description}"
+        text = f"failed: {self.check.description}"
+        if self.unexpected_count is not None:
+            text += f" ({self.unexpected_count:,} failing)"
+        if self.observed is not None:
+            text += f"; found {self.observed}"
+        if self.sample:
+            text += "; e.g. " + "; ".join(_describe(row) for row in self.sample[:3])
+        return text
+
+
+def _describe(row: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {value!r}" for key, value in row.items())

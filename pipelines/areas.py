@@ -1,0 +1,63 @@
+"""Areas: the ONS LAD → CSP → police force area lookup, and the areas a run reports on.
+
+data.police.uk rows carry an LSOA code and an LSOA name such as ``Halton 007D``; the name is
+the local authority's name plus the MSOA number and a letter. The bundled lookup (ONS, January
+2017) has no LSOA level, so a row's local authority is read from its LSOA name and joined on
+name (case-insensitive) to the lookup. Rows whose authority is not one of the force's CSPs are
+kept and counted as outside the area, never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+
+from pipelines.db import Database
+from safer.errors import ConfigError
+
+__all__ = ["Area", "LAD_FROM_LSOA_NAME_SQL", "force_areas", "load_lookup"]
+
+LOOKUP_FILE = "lad_csp_pfa_2017.csv"
+
+# The authority name is everything before the final " 001A"-style token.
+LAD_FROM_LSOA_NAME_SQL = r"lower(regexp_replace({col}, '\s+\d{{3}}[A-Z]$', ''))"
+
+
+@dataclass(frozen=True)
+class Area:
+    code: str
+    name: str
+    type: str  # "force" | "csp"
+
+
+def load_lookup(db: Database) -> None:
+    """Replace ``lad_lookup`` with the bundled ONS file (idempotent)."""
+    text = (resources.files("pipelines") / "data" / LOOKUP_FILE).read_text(encoding="utf-8-sig")
+    rows = [
+        (r["LAD17CD"], r["LAD17NM"], r["CSP17CD"], r["CSP17NM"], r["PFA17CD"], r["PFA17NM"])
+        for r in csv.DictReader(text.splitlines())
+    ]
+    with db.transaction():
+        db.execute("DELETE FROM lad_lookup")
+        db.executemany("INSERT INTO lad_lookup VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+def force_areas(db: Database, pfa_code: str) -> list[Area]:
+    """The force and its CSPs, force first; also written to ``areas``. Raises ConfigError."""
+    csps = db.rows(
+        "SELECT DISTINCT csp_code, csp_name, pfa_name FROM lad_lookup WHERE pfa_code = ? "
+        "ORDER BY csp_name",
+        [pfa_code],
+    )
+    if not csps:
+        raise ConfigError(f"force.pfa_code: {pfa_code} is not a police force area in {LOOKUP_FILE}")
+    areas = [Area(pfa_code, csps[0][2], "force")]
+    areas += [Area(code, name, "csp") for code, name, _ in csps]
+    with db.transaction():
+        db.execute("DELETE FROM areas")
+        db.executemany(
+            "INSERT INTO areas VALUES (?, ?, ?, ?)",
+            [(a.code, a.name, a.type, pfa_code) for a in areas],
+        )
+    return areas

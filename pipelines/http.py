@@ -1,0 +1,178 @@
+"""The one module that speaks HTTP: bounded, retried, conditional downloads to a file.
+
+``download`` streams a body to disk while hashing it, so a file is never held in memory and
+the size cap holds even for a server that lies about Content-Length.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import requests
+
+from safer.errors import FetchError
+
+__all__ = ["Downloaded", "FetchPolicy", "download"]
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "safer/0.1 (community-safety indicator monitor)"
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_MAX_RETRY_AFTER = 300.0
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    timeout_seconds: float = 120.0
+    retries: int = 3
+    backoff_seconds: float = 2.0
+    max_bytes: int = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    status: Literal["ok", "not_modified", "not_found"]
+    sha256: str | None = None
+    size: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def download(
+    url: str,
+    dest: Path,
+    policy: FetchPolicy,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    expect: Literal["csv"] = "csv",
+    sleep: Callable[[float], None] = time.sleep,
+) -> Downloaded:
+    """Fetch ``url`` into ``dest``. 404 gives ``not_found``; 304 gives ``not_modified``.
+
+    Raises FetchError (``transient`` when retrying later may help) after the retries are spent,
+    or at once for a permanent failure such as an HTML page where a CSV was expected.
+    """
+    headers = {"User-Agent": USER_AGENT}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    attempt = 0
+    while True:
+        try:
+            return _attempt(url, dest, policy, headers, expect)
+        except _Retry as retry:
+            attempt += 1
+            if attempt > policy.retries:
+                raise FetchError(
+                    f"{url}: {retry.reason} (gave up after {attempt} attempts)", transient=True
+                ) from None
+            wait = retry.after if retry.after is not None else policy.backoff_seconds * 2 ** (
+                attempt - 1
+            )
+            logger.warning("%s: %s; retry %d in %.1fs", url, retry.reason, attempt, wait)
+            sleep(wait)
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.after = after
+
+
+def _attempt(
+    url: str, dest: Path, policy: FetchPolicy, headers: dict[str, str], expect: str
+) -> Downloaded:
+    try:
+        response = requests.get(url, headers=headers, timeout=policy.timeout_seconds, stream=True)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise _Retry(f"connection failed: {type(exc).__name__}") from exc
+    except requests.RequestException as exc:
+        raise FetchError(f"{url}: request failed: {exc}", transient=False) from exc
+    with response:
+        if response.status_code == 404:
+            return Downloaded(status="not_found")
+        if response.status_code == 304:
+            return Downloaded(status="not_modified", etag=etag_of(response))
+        if response.status_code in _RETRY_STATUS:
+            raise _Retry(f"HTTP {response.status_code}", _retry_after(response))
+        if response.status_code != 200:
+            raise FetchError(f"{url}: HTTP {response.status_code}", transient=False)
+        _refuse_wrong_type(url, response, expect)
+        sha, size = _stream(url, response, dest, policy.max_bytes)
+    return Downloaded(
+        status="ok",
+        sha256=sha,
+        size=size,
+        etag=etag_of(response),
+        last_modified=response.headers.get("Last-Modified"),
+    )
+
+
+def etag_of(response: requests.Response) -> str | None:
+    return response.headers.get("ETag")
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        seconds = parsed.timestamp() - time.time()
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def _refuse_wrong_type(url: str, response: requests.Response, expect: str) -> None:
+    content_type = response.headers.get("Content-Type", "").lower()
+    if "html" in content_type:
+        raise FetchError(
+            f"{url}: expected a {expect.upper()} file but the server sent an HTML page "
+            f"(Content-Type {content_type!r}); the source may be down or the URL wrong",
+            transient=False,
+        )
+
+
+def _stream(url: str, response: requests.Response, dest: Path, max_bytes: int) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    partial = dest.with_suffix(dest.suffix + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with partial.open("wb") as out:
+            for chunk in response.iter_content(_CHUNK):
+                if size == 0 and chunk.lstrip()[:1] == b"<":
+                    raise FetchError(
+                        f"{url}: expected a CSV file but the body is markup "
+                        f"(starts {chunk.lstrip()[:40]!r}); the source may have sent an error page",
+                        transient=False,
+                    )
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchError(
+                        f"{url}: body exceeds the {max_bytes:,}-byte cap", transient=False
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+    except requests.RequestException as exc:
+        partial.unlink(missing_ok=True)
+        raise _Retry(f"body interrupted: {type(exc).__name__}") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(dest)
+    return digest.hexdigest(), size

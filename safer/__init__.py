@@ -1,0 +1,1 @@
+"""Shared core of safer: configuration, errors, periods and the one-pass job."""

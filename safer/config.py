@@ -1,0 +1,215 @@
+"""The one configuration file (``safer.toml``), validated on load.
+
+Every error names the file and the key path, and all errors are reported at once. The SMTP
+password never comes from the file: only from ``SAFER_SMTP_PASSWORD`` or the file named by
+``SAFER_SMTP_PASSWORD_FILE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from safer.errors import ConfigError
+from safer.periods import add_months, months_between, parse_month
+
+__all__ = [
+    "DatabaseConfig",
+    "ForceConfig",
+    "PoliceUkStreetConfig",
+    "Recipient",
+    "Settings",
+    "SmtpConfig",
+    "format_validation_error",
+    "load_config",
+    "smtp_password",
+]
+
+PASSWORD_ENV = "SAFER_SMTP_PASSWORD"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseConfig(_Frozen):
+    path: Path = Path("var/safer.duckdb")
+
+
+class PathsConfig(_Frozen):
+    data_dir: Path = Path("var")
+    outbox_dir: Path = Path("outbox")
+
+
+class ForceConfig(_Frozen):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
+    """The data.police.uk force slug, as in ``2025-06-cheshire-street.csv``."""
+    pfa_code: Annotated[str, Field(pattern=r"^[EW]23\d{6}$|^W15\d{6}$")]
+    """ONS police force area code; the force's CSPs come from the bundled ONS lookup."""
+    name: str
+
+
+class PoliceUkStreetConfig(_Frozen):
+    base_url: str = "https://data.police.uk/data"
+    """A URL laid out like ``{base}/{YYYY-MM}/{YYYY-MM}-{force}-street.csv``, or a local folder."""
+    months: tuple[str, ...] = ("2025-01:",)
+    """Ranges ``FROM:TO``, ``FROM:`` (up to the month before the run) or a single ``YYYY-MM``."""
+    revisit_months: Annotated[int, Field(ge=0, le=36)] = 3
+    """Loaded months this close to the newest are re-checked (conditional GET) for revisions."""
+    timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    backoff_seconds: Annotated[float, Field(ge=0)] = 2.0
+    max_bytes: Annotated[int, Field(gt=0)] = 200 * 1024 * 1024
+    min_rows: Annotated[int, Field(ge=0)] = 100
+    """A month with fewer rows is implausible for a force (an error: quarantined)."""
+    max_rows: Annotated[int, Field(gt=0)] = 2_000_000
+
+    @field_validator("months")
+    @classmethod
+    def _ranges_parse(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            _parse_range(item)
+        return value
+
+    def wanted_months(self, as_of: dt.date) -> list[dt.date]:
+        """Every configured month up to the month before ``as_of``, oldest first."""
+        latest = add_months(as_of.replace(day=1), -1)
+        wanted: set[dt.date] = set()
+        for item in self.months:
+            first, last = _parse_range(item)
+            wanted.update(months_between(first, min(last or latest, latest)))
+        return sorted(wanted)
+
+
+def _parse_range(text: str) -> tuple[dt.date, dt.date | None]:
+    first, sep, last = text.partition(":")
+    start = parse_month(first)
+    if not sep:
+        return start, start
+    end = parse_month(last) if last.strip() else None
+    if end is not None and end < start:
+        raise ValueError(f"range {text!r} ends before it starts")
+    return start, end
+
+
+class SourcesConfig(_Frozen):
+    police_uk_street: PoliceUkStreetConfig = PoliceUkStreetConfig()
+
+
+class IndicatorsConfig(_Frozen):
+    plan: Path | None = None
+    """A plan file; the bundled Cheshire plan when omitted."""
+    catalogue_dir: Path | None = None
+    """A folder of catalogue YAML files; the bundled catalogue when omitted."""
+
+
+class Recipient(_Frozen):
+    name: str
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
+    areas: tuple[str, ...] = ("all",)
+    """Area codes (CSP codes, the PFA code) this person gets; ``all`` for every area."""
+
+    def wants(self, area_code: str) -> bool:
+        return "all" in self.areas or area_code in self.areas
+
+
+class SmtpConfig(_Frozen):
+    host: str
+    port: Annotated[int, Field(gt=0, lt=65536)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    user: str | None = None
+    sender: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+
+class Settings(_Frozen):
+    database: DatabaseConfig = DatabaseConfig()
+    paths: PathsConfig = PathsConfig()
+    force: ForceConfig
+    sources: SourcesConfig = SourcesConfig()
+    indicators: IndicatorsConfig = IndicatorsConfig()
+    recipients: tuple[Recipient, ...] = ()
+    smtp: SmtpConfig | None = None
+
+    def resolve(self, base: Path) -> Settings:
+        """Make relative paths relative to the config file's folder, not the working dir."""
+
+        def fix(path: Path) -> Path:
+            return path if path.is_absolute() else base / path
+
+        base_url = self.sources.police_uk_street.base_url
+        if "://" not in base_url:
+            base_url = str(fix(Path(base_url)))
+        plan = self.indicators.plan
+        catalogue = self.indicators.catalogue_dir
+        return self.model_copy(
+            update={
+                "database": DatabaseConfig(path=fix(self.database.path)),
+                "paths": PathsConfig(
+                    data_dir=fix(self.paths.data_dir), outbox_dir=fix(self.paths.outbox_dir)
+                ),
+                "sources": SourcesConfig(
+                    police_uk_street=self.sources.police_uk_street.model_copy(
+                        update={"base_url": base_url}
+                    )
+                ),
+                "indicators": IndicatorsConfig(
+                    plan=fix(plan) if plan else None,
+                    catalogue_dir=fix(catalogue) if catalogue else None,
+                ),
+            }
+        )
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    """One line per problem: ``file: key.path: message``."""
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"{source}: {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path) -> Settings:
+    """Read and validate ``path``; raises ConfigError naming the file and every bad key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: config file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    _refuse_password_in_file(path, raw)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from exc
+    return settings.resolve(path.resolve().parent)
+
+
+def _refuse_password_in_file(path: Path, raw: Mapping[str, object]) -> None:
+    smtp = raw.get("smtp")
+    if isinstance(smtp, Mapping) and "password" in smtp:
+        raise ConfigError(
+            f"{path}: smtp.password: secrets are not read from the config file; "
+            f"set {PASSWORD_ENV} or {PASSWORD_ENV}_FILE instead"
+        )
+
+
+def smtp_password(env: Mapping[str, str] | None = None) -> str | None:
+    """The SMTP password from the environment, or from the file ``*_FILE`` names."""
+    env = os.environ if env is None else env
+    if env.get(PASSWORD_ENV):
+        return env[PASSWORD_ENV]
+    file_name = env.get(f"{PASSWORD_ENV}_FILE")
+    if not file_name:
+        return None
+    try:
+        return Path(file_name).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{PASSWORD_ENV}_FILE: cannot read {file_name}: {exc}") from exc

@@ -1,0 +1,45 @@
+"""Errors safer raises, mapped from third-party errors at each boundary.
+
+SaferError
+├── ConfigError        a config, catalogue or plan file is invalid (names file and key)
+├── FetchError         a source could not be fetched; ``transient`` says if a retry may help
+├── LoadError          a landed file could not be staged or promoted (names file, row, field)
+├── CheckError         the check engine itself failed (not a data failure)
+└── SendError          a digest could not be handed to SMTP; ``transient`` as for FetchError
+"""
+
+from __future__ import annotations
+
+__all__ = ["CheckError", "ConfigError", "FetchError", "LoadError", "SaferError", "SendError"]
+
+
+class SaferError(Exception):
+    """Base of every error safer raises on purpose."""
+
+
+class ConfigError(SaferError):
+    """A configuration, catalogue or plan file is invalid."""
+
+
+class FetchError(SaferError):
+    """A source could not be fetched."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class LoadError(SaferError):
+    """A landed file could not be staged or promoted."""
+
+
+class CheckError(SaferError):
+    """The check engine failed to evaluate a suite (distinct from data failing a check)."""
+
+
+class SendError(SaferError):
+    """A digest could not be delivered over SMTP."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient

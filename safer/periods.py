@@ -1,0 +1,67 @@
+"""Months and UK financial-year quarters (Q1 = April to June), as pure functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+__all__ = [
+    "add_months",
+    "month_label",
+    "months_between",
+    "parse_month",
+    "quarter_label",
+    "quarter_months",
+    "quarter_start",
+]
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_month(text: str) -> dt.date:
+    """Parse ``YYYY-MM`` to the first day of that month; raises ValueError otherwise."""
+    match = _MONTH.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ValueError(f"expected a month as YYYY-MM, got {text!r}")
+    return dt.date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def month_label(month: dt.date) -> str:
+    """``2025-06`` for any date in June 2025."""
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+def add_months(month: dt.date, count: int) -> dt.date:
+    """First day of the month ``count`` months after ``month`` (negative goes back)."""
+    index = month.year * 12 + month.month - 1 + count
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every month from ``first`` to ``last`` inclusive."""
+    months: list[dt.date] = []
+    current = first.replace(day=1)
+    while current <= last:
+        months.append(current)
+        current = add_months(current, 1)
+    return months
+
+
+def quarter_start(month: dt.date) -> dt.date:
+    """First month of the financial-year quarter holding ``month`` (Apr, Jul, Oct or Jan)."""
+    offset = (month.month - 4) % 3
+    return add_months(month.replace(day=1), -offset)
+
+
+def quarter_months(start: dt.date) -> list[dt.date]:
+    """The three months of the quarter starting at ``start``."""
+    first = quarter_start(start)
+    return [add_months(first, i) for i in range(3)]
+
+
+def quarter_label(month: dt.date) -> str:
+    """``2025/26 Q1`` for April 2025; January to March belong to the year that began in April."""
+    first = quarter_start(month)
+    fy_start = first.year if first.month >= 4 else first.year - 1
+    number = (first.month - 4) % 12 // 3 + 1
+    return f"{fy_start}/{(fy_start + 1) % 100:02d} Q{number}"

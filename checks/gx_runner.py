@@ -105,7 +105,9 @@ def _expectation(check: Check) -> Any:
         )
     if isinstance(rule, NotNull):
         return gxe.ExpectColumnValuesToNotBeNull(column=rule.column, meta=meta)
-    return gxe.UnexpectedRowsExpectation(unexpected_rows_query=rule.query, meta=meta)
+    if isinstance(rule, UnexpectedRows):
+        return gxe.UnexpectedRowsExpectation(unexpected_rows_query=rule.query, meta=meta)
+    raise CheckError(f"check {check.id}: {type(rule).__name__} is not run by GX")
 
 
 def _result(check: Check, found: Any) -> CheckResult:

@@ -11,6 +11,7 @@ __all__ = [
     "CheckResult",
     "ColumnsExactly",
     "NotNull",
+    "ParsesAsCsv",
     "RowCountBetween",
     "Severity",
     "UnexpectedRows",
@@ -52,7 +53,12 @@ class UnexpectedRows:
     query: str
 
 
-Rule = ColumnsExactly | RowCountBetween | ValuesInSet | NotNull | UnexpectedRows
+@dataclass(frozen=True)
+class ParsesAsCsv:
+    """Every line has the header's number of fields; checked while staging, not by GX."""
+
+
+Rule = ColumnsExactly | RowCountBetween | ValuesInSet | NotNull | UnexpectedRows | ParsesAsCsv
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,13 @@ CREATE TABLE police_street (
     csp_code VARCHAR                  -- NULL when the LSOA lies outside the force's CSPs
 );
 
+-- data.police.uk outcome label → outcome group (indicators/data/outcome_groups.csv).
+CREATE TABLE outcome_groups (
+    label VARCHAR PRIMARY KEY,
+    group_name VARCHAR NOT NULL,
+    positive BOOLEAN NOT NULL
+);
+
 -- Batches held back by an error-level check, with the reason per failed check.
 CREATE TABLE quarantine (
     batch_id VARCHAR NOT NULL,

@@ -1,0 +1,151 @@
+"""Run each indicator's SQL and store monthly and quarterly observations for every area.
+
+The grid is every area × every month the source has loaded, zero-filled, so a CSP with no
+incidents in a loaded month counts as 0 rather than disappearing. The force figure is the sum of
+its CSPs. Financial-year quarters start in April, July, October and January, which are also the
+calendar quarter starts, so ``date_trunc('quarter', month)`` gives the quarter.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import defaultdict
+from importlib import resources
+
+from indicators.definitions import Indicator
+from indicators.evaluate import Evaluation, Observation
+from pipelines.db import Database
+from safer.periods import month_label, quarter_start
+
+__all__ = [
+    "load_outcome_groups",
+    "measure",
+    "outcome_labels",
+    "store_evaluations",
+    "withheld_quarters",
+]
+
+Observations = dict[tuple[str, dt.date], Observation]
+
+
+def _outcome_rows() -> list[dict[str, str]]:
+    text = (resources.files("indicators") / "data" / "outcome_groups.csv").read_text("utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def outcome_labels() -> tuple[str, ...]:
+    """Every outcome label the mapping knows, for the ``outcome_category_known`` check."""
+    return tuple(row["label"] for row in _outcome_rows())
+
+
+def load_outcome_groups(db: Database) -> None:
+    """Replace ``outcome_groups`` with the bundled mapping (idempotent)."""
+    rows = [(r["label"], r["group"], r["positive"] == "true") for r in _outcome_rows()]
+    with db.transaction():
+        db.execute("DELETE FROM outcome_groups")
+        db.executemany("INSERT INTO outcome_groups VALUES (?, ?, ?)", rows)
+
+
+def measure(db: Database, indicator: Indicator, pfa_code: str) -> Observations:
+    """Store the indicator's observations; returns its quarterly ones keyed by area and quarter.
+
+    A broken query raises DatabaseError; the caller marks the indicator not evaluated and
+    carries on with the others.
+    """
+    with db.transaction():
+        db.execute("DELETE FROM observations WHERE indicator_id = ?", [indicator.id])
+        db.execute(f"CREATE OR REPLACE TEMP TABLE measured AS {indicator.sql}")
+        db.execute(_MONTHLY, [indicator.id, pfa_code, indicator.source, indicator.unit])
+        db.execute(_QUARTERLY, [indicator.id])
+        db.execute("DROP TABLE measured")
+    rows = db.rows(
+        "SELECT area_code, period_start, months_loaded, numerator, denominator FROM observations "
+        "WHERE indicator_id = ? AND grain = 'quarter'",
+        [indicator.id],
+    )
+    return {
+        (area, start): Observation(indicator.id, area, start, months, num, den)
+        for area, start, months, num, den in rows
+    }
+
+
+# Every CSP of the force × every loaded month, zero-filled, then the force as their sum.
+_MONTHLY = """
+INSERT INTO observations
+WITH grid AS (
+    SELECT a.area_code, p.period AS month
+    FROM areas a, source_periods p
+    WHERE a.area_type = 'csp' AND a.pfa_code = $2 AND p.source = $3
+), csp AS (
+    SELECT g.area_code, g.month, coalesce(m.numerator, 0) AS numerator,
+           CASE WHEN $4 = 'rate' THEN coalesce(m.denominator, 0) END AS denominator
+    FROM grid g LEFT JOIN measured m ON m.area_code = g.area_code AND m.month = g.month
+), everything AS (
+    SELECT * FROM csp
+    UNION ALL
+    SELECT $2, month, sum(numerator), sum(denominator) FROM csp GROUP BY month
+)
+SELECT $1, area_code, 'month', month, 1,
+       CASE WHEN denominator IS NULL THEN numerator
+            WHEN denominator > 0 THEN numerator / denominator END,
+       numerator, denominator
+FROM everything
+"""
+
+_QUARTERLY = """
+INSERT INTO observations
+SELECT indicator_id, area_code, 'quarter', date_trunc('quarter', period_start)::DATE,
+       count(*)::INTEGER,
+       CASE WHEN bool_and(denominator IS NULL) THEN sum(numerator)
+            WHEN sum(denominator) > 0 THEN sum(numerator) / sum(denominator) END,
+       sum(numerator), sum(denominator)
+FROM observations
+WHERE indicator_id = $1 AND grain = 'month'
+GROUP BY ALL
+"""
+
+
+def withheld_quarters(db: Database, source: str) -> dict[dt.date, str]:
+    """Quarters holding a month whose latest file failed its checks, with the reason."""
+    rows = db.rows(
+        """
+        SELECT l.period, l.file_path, string_agg(q.check_id, ', ' ORDER BY q.check_id)
+        FROM load_ledger l JOIN quarantine q USING (batch_id)
+        WHERE l.source = ? AND l.status = 'quarantined' AND q.released_at IS NULL
+          AND l.finished_at = (SELECT max(finished_at) FROM load_ledger x
+                               WHERE x.source = l.source AND x.period = l.period
+                                 AND x.status <> 'failed')
+        GROUP BY ALL ORDER BY l.period
+        """,
+        [source],
+    )
+    reasons: dict[dt.date, list[str]] = defaultdict(list)
+    for period, file_path, checks in rows:
+        name = str(file_path).rsplit("/", 1)[-1]
+        reasons[quarter_start(period)].append(
+            f"the {month_label(period)} file ({name}) failed its checks ({checks})"
+        )
+    return {start: "; ".join(items) for start, items in reasons.items()}
+
+
+def store_evaluations(db: Database, indicator_id: str, evaluations: list[Evaluation]) -> None:
+    with db.transaction():
+        db.execute("DELETE FROM evaluations WHERE indicator_id = ?", [indicator_id])
+        db.executemany(
+            "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    e.indicator_id,
+                    e.area_code,
+                    e.period_start,
+                    e.status.value,
+                    e.value,
+                    e.comparator_value,
+                    e.comparator_period,
+                    e.reason,
+                )
+                for e in evaluations
+            ],
+        )
+

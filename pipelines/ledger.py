@@ -1,0 +1,109 @@
+"""What happened to each batch: the load ledger, check results and the quarantine.
+
+Written in the caller's transaction where one is open, so a batch's data and its record of
+being loaded commit together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from checks.models import CheckResult, Severity
+from pipelines.db import Database
+
+__all__ = ["LedgerEntry", "record_checks", "record_ledger", "record_quarantine"]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    batch_id: str
+    run_id: str
+    source: str
+    period: dt.date
+    url: str
+    status: str  # loaded | revised | quarantined | failed
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    file_path: str | None = None
+    content_hash: str | None = None
+    rows: int | None = None
+    outside_area_rows: int | None = None
+    error: str | None = None
+    revision_of: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def record_ledger(db: Database, entry: LedgerEntry) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO load_ledger (batch_id, run_id, source, period, url, file_path, "
+        "content_hash, rows, outside_area_rows, status, error, revision_of, etag, last_modified, "
+        "started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            entry.batch_id,
+            entry.run_id,
+            entry.source,
+            entry.period,
+            entry.url,
+            entry.file_path,
+            entry.content_hash,
+            entry.rows,
+            entry.outside_area_rows,
+            entry.status,
+            entry.error,
+            entry.revision_of,
+            entry.etag,
+            entry.last_modified,
+            entry.started_at,
+            entry.finished_at,
+        ],
+    )
+
+
+def record_checks(db: Database, batch_id: str, suite: str, results: Sequence[CheckResult]) -> None:
+    db.execute("DELETE FROM check_results WHERE batch_id = ?", [batch_id])
+    db.executemany(
+        "INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                batch_id,
+                suite,
+                r.check.id,
+                r.check.severity.value,
+                r.success,
+                r.observed,
+                r.unexpected_count,
+                None if r.success else r.message,
+            )
+            for r in results
+        ],
+    )
+
+
+def record_quarantine(
+    db: Database,
+    entry: LedgerEntry,
+    results: Sequence[CheckResult],
+) -> None:
+    """One quarantine row per failed error-level check, with its sample of failing rows."""
+    failed = [r for r in results if not r.success and r.check.severity is Severity.ERROR]
+    db.execute("DELETE FROM quarantine WHERE batch_id = ?", [entry.batch_id])
+    db.executemany(
+        "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        [
+            (
+                entry.batch_id,
+                entry.source,
+                entry.period,
+                entry.file_path or entry.url,
+                r.check.id,
+                r.message,
+                json.dumps(list(r.sample), default=str),
+                entry.finished_at,
+            )
+            for r in failed
+        ],
+    )

@@ -1,0 +1,300 @@
+"""data.police.uk monthly street CSVs for one force: fetch, land, stage, check, promote.
+
+Each month is one batch. A month is promoted into ``police_street`` only when every error-level
+check passes, in one transaction that replaces whatever that month held before; otherwise it is
+quarantined and the previous good data stays in use. A month not yet published (404) is reported
+as "not yet available", not as a failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from checks.gx_runner import run_suite
+from checks.models import CheckResult, Severity
+from checks.parse import parse_result
+from checks.police_street import street_suite
+from pipelines.areas import LAD_FROM_LSOA_NAME_SQL
+from pipelines.db import Database
+from pipelines.http import FetchPolicy
+from pipelines.landing import Landed, land
+from pipelines.ledger import LedgerEntry, record_checks, record_ledger, record_quarantine
+from pipelines.staging import stage_csv
+from safer.config import PoliceUkStreetConfig, Settings
+from safer.errors import FetchError, LoadError
+from safer.periods import add_months, month_label
+
+__all__ = ["SOURCE", "MonthOutcome", "months_to_check", "sync_street"]
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "police_uk_street"
+SUITE = "police_street"
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class MonthOutcome:
+    period: dt.date
+    outcome: str
+    """loaded | revised | unchanged | not_yet_available | quarantined | failed."""
+    message: str
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _Job:
+    db: Database
+    settings: Settings
+    run_id: str
+    outcome_labels: tuple[str, ...]
+    clock: Clock
+
+    @property
+    def cfg(self) -> PoliceUkStreetConfig:
+        return self.settings.sources.police_uk_street
+
+
+def months_to_check(db: Database, cfg: PoliceUkStreetConfig, as_of: dt.date) -> list[dt.date]:
+    """Wanted months not yet loaded, plus loaded ones recent enough to be revised."""
+    loaded = {row[0] for row in db.rows("SELECT period FROM source_periods WHERE source = ?", [SOURCE])}
+    newest = max(loaded, default=None)
+    revisit_from = add_months(newest, -cfg.revisit_months) if newest else None
+    return [
+        month
+        for month in cfg.wanted_months(as_of)
+        if month not in loaded or (revisit_from is not None and month >= revisit_from)
+    ]
+
+
+def sync_street(
+    db: Database,
+    settings: Settings,
+    run_id: str,
+    as_of: dt.date,
+    outcome_labels: tuple[str, ...],
+    clock: Clock,
+) -> list[MonthOutcome]:
+    """Bring every wanted month up to date; one outcome per month checked, oldest first."""
+    job = _Job(db, settings, run_id, outcome_labels, clock)
+    months = months_to_check(db, job.cfg, as_of)
+    outcomes = []
+    for index, period in enumerate(months, start=1):
+        outcome = _sync_month(job, period)
+        logger.info(
+            "police.uk street %s [%d/%d]: %s: %s",
+            month_label(period),
+            index,
+            len(months),
+            outcome.outcome,
+            outcome.message,
+        )
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _sync_month(job: _Job, period: dt.date) -> MonthOutcome:
+    started = job.clock()
+    label = month_label(period)
+    relative = f"{label}/{label}-{job.settings.force.id}-street.csv"
+    previous = _previous(job.db, period)
+    folder = job.settings.paths.data_dir / "landing" / SOURCE / label
+    try:
+        landed = land(
+            job.cfg.base_url,
+            relative,
+            folder,
+            _policy(job.cfg),
+            etag=previous.get("etag"),
+            last_modified=previous.get("last_modified"),
+        )
+    except FetchError as exc:
+        _record_failure(job, period, started, relative, str(exc))
+        return MonthOutcome(period, "failed", str(exc))
+    if landed.status == "not_found":
+        return MonthOutcome(period, "not_yet_available", f"{landed.url} is not published yet")
+    in_use = previous.get("in_use_hash")
+    if landed.status == "not_modified" or landed.sha256 in (previous.get("content_hash"), in_use):
+        return _unchanged(job, period, previous, landed)
+    return _load(job, period, landed, started)
+
+
+def _previous(db: Database, period: dt.date) -> dict[str, str]:
+    """The last batch seen for ``period`` (in use, or quarantined): its hash and validators."""
+    rows = db.dicts(
+        "SELECT batch_id, content_hash, etag, last_modified, status FROM load_ledger "
+        "WHERE source = ? AND period = ? AND status <> 'failed' ORDER BY finished_at DESC LIMIT 1",
+        [SOURCE, period],
+    )
+    found = {k: v for k, v in rows[0].items() if v is not None} if rows else {}
+    in_use = db.scalar(
+        "SELECT content_hash FROM source_periods WHERE source = ? AND period = ?", [SOURCE, period]
+    )
+    if in_use:
+        found["in_use_hash"] = in_use
+    return found
+
+
+def _policy(cfg: PoliceUkStreetConfig) -> FetchPolicy:
+    return FetchPolicy(cfg.timeout_seconds, cfg.retries, cfg.backoff_seconds, cfg.max_bytes)
+
+
+def _unchanged(
+    job: _Job, period: dt.date, previous: dict[str, str], landed: Landed
+) -> MonthOutcome:
+    if landed.path is not None:
+        landed.path.unlink(missing_ok=True)  # a second copy of a file already landed
+    batch_id = previous.get("batch_id")
+    if previous.get("status") == "quarantined" and landed.sha256 != previous.get("in_use_hash"):
+        return MonthOutcome(period, "quarantined", "unchanged since it was quarantined", batch_id)
+    return MonthOutcome(period, "unchanged", "no change since it was loaded", batch_id)
+
+
+def _load(job: _Job, period: dt.date, landed: Landed, started: dt.datetime) -> MonthOutcome:
+    assert landed.path is not None and landed.sha256 is not None
+    batch_id = f"{SOURCE}:{job.settings.force.id}:{month_label(period)}:{landed.sha256[:12]}"
+    staging = job.settings.paths.data_dir / "staging" / f"{batch_id.replace(':', '_')}.duckdb"
+    results = _check(job, period, landed.path, staging)
+    entry = LedgerEntry(
+        batch_id=batch_id,
+        run_id=job.run_id,
+        source=SOURCE,
+        period=period,
+        url=landed.url,
+        status="quarantined",
+        started_at=started,
+        finished_at=job.clock(),
+        file_path=str(landed.path),
+        content_hash=landed.sha256,
+        etag=landed.etag,
+        last_modified=landed.last_modified,
+    )
+    errors = [r for r in results if not r.success and r.check.severity is Severity.ERROR]
+    if errors:
+        return _quarantine(job, entry, results, errors)
+    outcome = _promote(job, entry, staging, results)
+    staging.unlink(missing_ok=True)
+    return outcome
+
+
+def _check(job: _Job, period: dt.date, source: Path, staging: Path) -> list[CheckResult]:
+    try:
+        staged = stage_csv(source, staging)
+    except LoadError as exc:
+        failed = parse_result(())
+        return [CheckResult(failed.check, False, observed=str(exc))]
+    parsed = parse_result(staged.rejects)
+    if not parsed.success:
+        return [parsed]  # GX on a partial file would only repeat the same story
+    cfg = job.cfg
+    suite = street_suite(period, cfg.min_rows, cfg.max_rows, job.outcome_labels)
+    return [parsed, *run_suite(staging, staged.table, SUITE, suite)]
+
+
+def _quarantine(
+    job: _Job, entry: LedgerEntry, results: list[CheckResult], errors: list[CheckResult]
+) -> MonthOutcome:
+    reason = f"{entry.file_path}: " + "; ".join(f"{r.check.id} {r.message}" for r in errors)
+    entry = LedgerEntry(**{**entry.__dict__, "error": reason})
+    with job.db.transaction():
+        record_ledger(job.db, entry)
+        record_checks(job.db, entry.batch_id, SUITE, results)
+        record_quarantine(job.db, entry, results)
+    return MonthOutcome(entry.period, "quarantined", reason, entry.batch_id)
+
+
+def _promote(
+    job: _Job, entry: LedgerEntry, staging: Path, results: list[CheckResult]
+) -> MonthOutcome:
+    db = job.db
+    current = db.scalar(
+        "SELECT batch_id FROM source_periods WHERE source = ? AND period = ?",
+        [SOURCE, entry.period],
+    )
+    db.attach(staging, "stg")
+    try:
+        with db.transaction():
+            rows, outside = _replace_month(job, entry)
+            status = "revised" if current else "loaded"
+            entry = LedgerEntry(
+                **{
+                    **entry.__dict__,
+                    "status": status,
+                    "rows": rows,
+                    "outside_area_rows": outside,
+                    "revision_of": current,
+                    "finished_at": job.clock(),
+                }
+            )
+            record_ledger(db, entry)
+            record_checks(db, entry.batch_id, SUITE, results)
+            _upsert_period(db, entry)
+    finally:
+        db.detach("stg")
+    message = f"{rows:,} rows, {outside:,} outside the force's areas"
+    if current:
+        message += f" (revises {current})"
+    return MonthOutcome(entry.period, status, message, entry.batch_id)
+
+
+def _replace_month(job: _Job, entry: LedgerEntry) -> tuple[int, int]:
+    db = job.db
+    force = job.settings.force
+    db.execute(
+        "DELETE FROM police_street WHERE force_id = ? AND period = ?", [force.id, entry.period]
+    )
+    lad_name = LAD_FROM_LSOA_NAME_SQL.format(col='b."LSOA name"')
+    db.execute(
+        "INSERT INTO police_street SELECT ?, ?, ?, b.record_no, b.\"Crime ID\", b.\"Month\", "
+        'b."Reported by", b."Falls within", TRY_CAST(b."Longitude" AS DOUBLE), '
+        'TRY_CAST(b."Latitude" AS DOUBLE), b."Location", b."LSOA code", b."LSOA name", '
+        'b."Crime type", b."Last outcome category", b."Context", l.lad_code, '
+        "CASE WHEN l.pfa_code = ? THEN l.csp_code END "
+        f"FROM stg.batch b LEFT JOIN lad_lookup l ON lower(l.lad_name) = {lad_name} "
+        "ORDER BY b.record_no",
+        [force.id, entry.period, entry.batch_id, force.pfa_code],
+    )
+    rows, outside = db.rows(
+        "SELECT count(*), count(*) FILTER (WHERE csp_code IS NULL) FROM police_street "
+        "WHERE force_id = ? AND period = ?",
+        [force.id, entry.period],
+    )[0]
+    return int(rows), int(outside)
+
+
+def _upsert_period(db: Database, entry: LedgerEntry) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO source_periods VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            SOURCE,
+            entry.period,
+            entry.batch_id,
+            entry.content_hash,
+            entry.etag,
+            entry.last_modified,
+            entry.rows,
+            entry.outside_area_rows,
+        ],
+    )
+
+
+def _record_failure(
+    job: _Job, period: dt.date, started: dt.datetime, relative: str, error: str
+) -> None:
+    entry = LedgerEntry(
+        batch_id=f"{SOURCE}:{job.settings.force.id}:{month_label(period)}:failed:{job.run_id}",
+        run_id=job.run_id,
+        source=SOURCE,
+        period=period,
+        url=f"{job.cfg.base_url.rstrip('/')}/{relative}",
+        status="failed",
+        started_at=started,
+        finished_at=job.clock(),
+        error=error,
+    )
+    with job.db.transaction():
+        record_ledger(job.db, entry)

@@ -52,7 +52,9 @@ def apply_duckdb_workaround() -> bool:
     return True
 
 
-def run_suite(database: Path, table: str, suite_name: str, checks: list[Check]) -> list[CheckResult]:
+def run_suite(
+    database: Path, table: str, suite_name: str, checks: list[Check]
+) -> list[CheckResult]:
     """Validate ``table`` in the DuckDB file ``database``; raises CheckError if GX itself fails.
 
     The file is released before returning, so the caller can attach it again.

@@ -98,7 +98,7 @@ def street_suite(
             "anti-social behaviour rows have no Crime ID (ASB incidents are not crimes)",
             UnexpectedRows(
                 'SELECT record_no, "Crime ID" FROM {batch} '
-                f"WHERE \"Crime type\" = '{ASB}' AND \"Crime ID\" IS NOT NULL"
+                f'WHERE "Crime type" = \'{ASB}\' AND "Crime ID" IS NOT NULL'
             ),
         ),
         Check(

@@ -121,7 +121,9 @@ def load_catalogue(folder: Path | None = None) -> Catalogue:
         except ValidationError as exc:
             problems.append(format_validation_error(name, exc))
     ids = [i.id for i in indicators]
-    problems += [f"indicator id {i!r} is defined twice" for i in sorted(set(ids)) if ids.count(i) > 1]
+    problems += [
+        f"indicator id {i!r} is defined twice" for i in sorted(set(ids)) if ids.count(i) > 1
+    ]
     if problems:
         raise ConfigError("\n".join(problems))
     return Catalogue(indicators=tuple(indicators))

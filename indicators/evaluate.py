@@ -114,8 +114,7 @@ def _evaluate_one(
     if last_year in withheld:
         return result(
             Status.WITHHELD,
-            f"withheld: {quarter_label(last_year)}, the comparison quarter, "
-            f"{withheld[last_year]}",
+            f"withheld: {quarter_label(last_year)}, the comparison quarter, {withheld[last_year]}",
         )
     if comparator is None or comparator.months_loaded < 3 or comparator.value is None:
         return result(
@@ -143,8 +142,10 @@ def judge(
     else:
         change, size = float("inf"), "up from none:"
     word = _direction_word(indicator, change)
-    text = f"{size} {word} than {compared}" if last or target.tolerance_unit == "points" else (
-        f"{format_value(indicator, value)} against none in {quarter_label(last_period)}"
+    text = (
+        f"{size} {word} than {compared}"
+        if last or target.tolerance_unit == "points"
+        else (f"{format_value(indicator, value)} against none in {quarter_label(last_period)}")
     )
     worse_by = change if indicator.polarity == "lower_is_better" else -change
     if indicator.polarity == "neutral" or worse_by <= 0:

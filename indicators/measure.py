@@ -148,4 +148,3 @@ def store_evaluations(db: Database, indicator_id: str, evaluations: list[Evaluat
                 for e in evaluations
             ],
         )
-

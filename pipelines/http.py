@@ -76,8 +76,10 @@ def download(
                 raise FetchError(
                     f"{url}: {retry.reason} (gave up after {attempt} attempts)", transient=True
                 ) from None
-            wait = retry.after if retry.after is not None else policy.backoff_seconds * 2 ** (
-                attempt - 1
+            wait = (
+                retry.after
+                if retry.after is not None
+                else policy.backoff_seconds * 2 ** (attempt - 1)
             )
             logger.warning("%s: %s; retry %d in %.1fs", url, retry.reason, attempt, wait)
             sleep(wait)

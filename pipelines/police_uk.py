@@ -61,7 +61,9 @@ class _Job:
 
 def months_to_check(db: Database, cfg: PoliceUkStreetConfig, as_of: dt.date) -> list[dt.date]:
     """Wanted months not yet loaded, plus loaded ones recent enough to be revised."""
-    loaded = {row[0] for row in db.rows("SELECT period FROM source_periods WHERE source = ?", [SOURCE])}
+    loaded = {
+        row[0] for row in db.rows("SELECT period FROM source_periods WHERE source = ?", [SOURCE])
+    }
     newest = max(loaded, default=None)
     revisit_from = add_months(newest, -cfg.revisit_months) if newest else None
     return [
@@ -249,7 +251,7 @@ def _replace_month(job: _Job, entry: LedgerEntry) -> tuple[int, int]:
     )
     lad_name = LAD_FROM_LSOA_NAME_SQL.format(col='b."LSOA name"')
     db.execute(
-        "INSERT INTO police_street SELECT ?, ?, ?, b.record_no, b.\"Crime ID\", b.\"Month\", "
+        'INSERT INTO police_street SELECT ?, ?, ?, b.record_no, b."Crime ID", b."Month", '
         'b."Reported by", b."Falls within", TRY_CAST(b."Longitude" AS DOUBLE), '
         'TRY_CAST(b."Latitude" AS DOUBLE), b."Location", b."LSOA code", b."LSOA name", '
         'b."Crime type", b."Last outcome category", b."Context", l.lad_code, '

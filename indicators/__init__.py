@@ -1,0 +1,1 @@
+"""Indicators: the catalogue and plan (YAML), measurement (SQL) and evaluation (pure)."""

@@ -54,7 +54,12 @@ def _configure_logging() -> None:
         stream=sys.stderr,
     )
     # GX logs every expectation's defaults at INFO; only its warnings matter to an operator.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_quiet_gx)
+
+
+def _quiet_gx(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or not record.name.startswith("great_expectations")
 
 
 def _run(settings: Settings, as_of: dt.date | None) -> int:

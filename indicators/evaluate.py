@@ -106,7 +106,7 @@ def _evaluate_one(
         last_month = add_months(obs.period_start, obs.months_loaded - 1)
         return result(
             Status.INCOMPLETE,
-            f"only {obs.months_loaded} of 3 months published so far (to "
+            f"only {obs.months_loaded} of 3 months loaded (to "
             f"{month_label(last_month)}); judged when the quarter is complete",
         )
     if target is None:

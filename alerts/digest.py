@@ -145,9 +145,8 @@ def _movement(e: Evaluation, before: set[str] | None) -> str | None:
 
 
 def _subject(period: str, wanted: Sequence[Evaluation]) -> str:
-    latest = [e for e in wanted if quarter_label(e.period_start) == period] or list(wanted)
     off = sum(1 for e in wanted if e.status in OFF_TRACK)
-    held = sum(1 for e in latest if e.status is Status.WITHHELD)
+    held = sum(1 for e in wanted if e.status is Status.WITHHELD)
     text = f"Community safety indicators {period} — {off} off track"
     return text + (f", {held} withheld" if held else "")
 

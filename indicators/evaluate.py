@@ -133,11 +133,13 @@ def judge(
     compared = f"{format_value(indicator, last)} in {quarter_label(last_period)}"
     if value == last:
         return Status.GREEN, f"the same as {compared}"
+    # Judged on the change as shown (one decimal place), so "1.0 points lower" is never red
+    # against a 1-point tolerance because of binary floating point.
     if target.tolerance_unit == "points":
-        change = (value - last) * 100
+        change = round((value - last) * 100, 1)
         size = f"{abs(change):.1f} points"
     elif last:
-        change = (value - last) / last * 100
+        change = round((value - last) / last * 100, 1)
         size = f"{abs(change):.1f}%"
     else:
         change, size = float("inf"), "up from none:"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,10 +133,13 @@ def _retry_after(response: requests.Response) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None  # unusable: fall back to our own backoff
         seconds = parsed.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return None
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 

@@ -15,7 +15,7 @@ __all__ = [
     "quarter_start",
 ]
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 def parse_month(text: str) -> dt.date:

@@ -207,11 +207,10 @@ def test_bad_toml_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
 def test_unreadable_config_is_a_config_error_naming_it(tmp_path: Path, kind: str) -> None:
     # Every failure to load the config should surface as ConfigError naming the file, not a raw
     # UnicodeDecodeError / IsADirectoryError from deep inside the loader.
-    if kind == "not utf-8":
-        path = tmp_path / "safer.toml"
+    path = tmp_path / "safer.toml"
+    if kind == "not utf-8":  # e.g. saved as Latin-1 by a Windows editor
         path.write_bytes(FORCE.replace("Cheshire Constabulary", "Caf\xe9").encode("latin-1"))
     else:
-        path = tmp_path / "safer.toml"
         path.mkdir()
 
     message = config_error(path)
@@ -275,9 +274,7 @@ def test_missing_required_section_is_named(tmp_path: Path) -> None:
 
 
 def test_month_range_that_ends_before_it_starts_is_rejected(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, FORCE + '\n[sources.police_uk_street]\nmonths = ["2025-05:2025-01"]\n'
-    )
+    path = write(tmp_path, FORCE + '\n[sources.police_uk_street]\nmonths = ["2025-05:2025-01"]\n')
 
     message = config_error(path)
 

@@ -38,7 +38,8 @@ SAE_MODULE = "great_expectations.execution_engine.sqlalchemy_execution_engine"
 ROWS = 3
 DROP_PATCH = (
     "GX now validates DuckDB without the workaround: remove apply_duckdb_workaround from "
-    "checks/gx_runner.py (and the tests guarding it), and relax the exact great-expectations pin"
+    "checks/gx_runner.py and the tests guarding it (the exact great-expectations pin can then "
+    "be relaxed)"
 )
 
 

@@ -103,9 +103,7 @@ def test_503_then_200_is_retried_with_backoff_and_file_is_correct(
     httpserver: HTTPServer, dest: Path, sleeps: SleepRecorder
 ) -> None:
     httpserver.expect_ordered_request("/street.csv").respond_with_data("busy", status=503)
-    httpserver.expect_ordered_request("/street.csv").respond_with_data(
-        CSV, content_type="text/csv"
-    )
+    httpserver.expect_ordered_request("/street.csv").respond_with_data(CSV, content_type="text/csv")
 
     result = download(httpserver.url_for("/street.csv"), dest, POLICY, sleep=sleeps)
 
@@ -124,9 +122,7 @@ def test_every_retryable_status_is_retried(
     httpserver: HTTPServer, dest: Path, sleeps: SleepRecorder, status: int
 ) -> None:
     httpserver.expect_ordered_request("/street.csv").respond_with_data("", status=status)
-    httpserver.expect_ordered_request("/street.csv").respond_with_data(
-        CSV, content_type="text/csv"
-    )
+    httpserver.expect_ordered_request("/street.csv").respond_with_data(CSV, content_type="text/csv")
 
     result = download(httpserver.url_for("/street.csv"), dest, POLICY, sleep=sleeps)
 
@@ -140,9 +136,7 @@ def test_backoff_doubles_between_attempts(
 ) -> None:
     for _ in range(3):
         httpserver.expect_ordered_request("/street.csv").respond_with_data("", status=502)
-    httpserver.expect_ordered_request("/street.csv").respond_with_data(
-        CSV, content_type="text/csv"
-    )
+    httpserver.expect_ordered_request("/street.csv").respond_with_data(CSV, content_type="text/csv")
 
     result = download(httpserver.url_for("/street.csv"), dest, POLICY, sleep=sleeps)
 
@@ -160,9 +154,7 @@ def test_retry_after_seconds_is_honoured(
     httpserver.expect_ordered_request("/street.csv").respond_with_data(
         "", status=503, headers={"Retry-After": "0"}
     )
-    httpserver.expect_ordered_request("/street.csv").respond_with_data(
-        CSV, content_type="text/csv"
-    )
+    httpserver.expect_ordered_request("/street.csv").respond_with_data(CSV, content_type="text/csv")
 
     result = download(httpserver.url_for("/street.csv"), dest, POLICY, sleep=sleeps)
 
@@ -180,9 +172,7 @@ def test_retry_after_is_capped_at_five_minutes_and_never_negative(
     httpserver.expect_ordered_request("/street.csv").respond_with_data(
         "", status=503, headers={"Retry-After": "-30"}
     )
-    httpserver.expect_ordered_request("/street.csv").respond_with_data(
-        CSV, content_type="text/csv"
-    )
+    httpserver.expect_ordered_request("/street.csv").respond_with_data(CSV, content_type="text/csv")
 
     download(httpserver.url_for("/street.csv"), dest, POLICY, sleep=sleeps)
 
@@ -201,9 +191,7 @@ def test_retry_after_http_date_is_converted_to_a_wait(
     httpserver.expect_ordered_request("/street.csv").respond_with_data(
         "", status=503, headers={"Retry-After": past}
     )
-    httpserver.expect_ordered_request("/street.csv").respond_with_data(
-        CSV, content_type="text/csv"
-    )
+    httpserver.expect_ordered_request("/street.csv").respond_with_data(CSV, content_type="text/csv")
 
     result = download(httpserver.url_for("/street.csv"), dest, POLICY, sleep=sleeps)
 
@@ -222,9 +210,7 @@ def test_unusable_retry_after_falls_back_to_backoff(
     httpserver.expect_ordered_request("/street.csv").respond_with_data(
         "", status=503, headers={"Retry-After": value}
     )
-    httpserver.expect_ordered_request("/street.csv").respond_with_data(
-        CSV, content_type="text/csv"
-    )
+    httpserver.expect_ordered_request("/street.csv").respond_with_data(CSV, content_type="text/csv")
 
     result = download(httpserver.url_for("/street.csv"), dest, POLICY, sleep=sleeps)
 
@@ -566,9 +552,7 @@ class ScriptedServer:
                 self.served += 1
 
 
-def test_body_cut_short_is_retried_and_part_file_removed(
-    dest: Path, sleeps: SleepRecorder
-) -> None:
+def test_body_cut_short_is_retried_and_part_file_removed(dest: Path, sleeps: SleepRecorder) -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nConnection: close\r\n"
     truncated = head + b"Content-Length: 5000\r\n\r\n" + CSV  # promises far more than it sends
     complete = head + f"Content-Length: {len(CSV)}\r\n\r\n".encode() + CSV

@@ -1,0 +1,142 @@
+"""Building and rendering digests: pure, with fragment checks and one golden file per part.
+
+Regenerate the golden files after an intended change with ``SAFER_UPDATE_GOLDEN=1 make test``
+and review the diff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from alerts.deliver import reporting_evaluations
+from alerts.digest import build_digest
+from alerts.render import render_digest
+from indicators.definitions import load_catalogue, load_plan
+from indicators.evaluate import Evaluation, Status
+from safer.config import Recipient
+
+GOLDEN = Path(__file__).parent / "golden"
+CATALOGUE = load_catalogue()
+PLAN = load_plan(None, CATALOGUE)
+AREAS = {
+    "E23000006": "Cheshire",
+    "E22000354": "Cheshire East",
+    "E22000023": "Halton",
+}
+Q3, Q4 = dt.date(2025, 10, 1), dt.date(2026, 1, 1)
+LEAD = Recipient(name="Performance lead", email="lead@example.org")
+HALTON = Recipient(name="Halton CSP", email="halton@example.org", areas=("E22000023",))
+
+
+def _e(indicator: str, area: str, start: dt.date, status: Status, value: float) -> Evaluation:
+    last = dt.date(start.year - 1, start.month, 1)
+    return Evaluation(indicator, area, start, status, value, value * 0.9, last, f"reason {status}")
+
+
+EVALUATIONS = [
+    _e("asb_incidents", "E23000006", Q3, Status.RED, 1650),
+    _e("asb_incidents", "E22000354", Q3, Status.AMBER, 480),
+    _e("asb_incidents", "E22000023", Q3, Status.GREEN, 250),
+    _e("asb_incidents", "E23000006", Q4, Status.INCOMPLETE, 520),
+    _e("asb_incidents", "E22000354", Q4, Status.INCOMPLETE, 160),
+    _e("asb_incidents", "E22000023", Q4, Status.INCOMPLETE, 80),
+    _e("positive_outcome_rate", "E23000006", Q3, Status.WITHHELD, 0.21),
+    _e("positive_outcome_rate", "E22000354", Q3, Status.WITHHELD, 0.2),
+    _e("positive_outcome_rate", "E22000023", Q3, Status.WITHHELD, 0.22),
+]
+NOTES = ["Withheld: the 2025-11 file (x.csv) failed its checks (month_is_file_month)."]
+
+
+def _digest(recipient: Recipient = LEAD, notified: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
+    return build_digest(
+        recipient, CATALOGUE, PLAN, AREAS, EVALUATIONS, notified or {}, NOTES
+    )
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("SAFER_UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"differs from {path}; see module docstring"
+
+
+def test_the_subject_gives_the_period_and_what_needs_attention() -> None:
+    digest = _digest()
+    assert digest is not None
+    assert digest.subject == "Community safety indicators 2025/26 Q4 — 2 off track, 3 withheld"
+
+
+def test_the_text_part_carries_every_fact_and_matches_the_golden_file() -> None:
+    digest = _digest()
+    assert digest is not None
+    _, text, _ = render_digest(digest)
+    assert "- NEWLY OFF TRACK: ASB incidents, Cheshire, 2025/26 Q3: 1,650. Reason red." in text
+    assert "- WITHHELD: Positive-outcome rate, Halton, 2025/26 Q3: 22.0%." in text
+    assert NOTES[0] in text
+    assert "- Halton, 2025/26 Q4: 80 (same quarter last year: 72) — QUARTER INCOMPLETE" in text
+    _golden("digest.txt", text)
+
+
+def test_the_html_part_is_built_for_outlook_and_matches_the_golden_file() -> None:
+    digest = _digest()
+    assert digest is not None
+    _, _, html = render_digest(digest)
+    assert 'width="640"' in html and "max-width:640px" in html
+    assert "<script" not in html.lower() and "<style" not in html.lower()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external resources"
+    assert "Reason red." in html and "1,650" in html
+    _golden("digest.html", html)
+
+
+def test_html_escapes_text_from_data() -> None:
+    evaluation = Evaluation(
+        "asb_incidents", "E23000006", Q3, Status.RED, 1, None, None, "<b>bold</b> & co"
+    )
+    digest = build_digest(LEAD, CATALOGUE, PLAN, AREAS, [evaluation], {}, [])
+    assert digest is not None
+    _, text, html = render_digest(digest)
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in html
+    assert "<b>bold</b> & co" in text
+
+
+def test_a_recipient_gets_only_their_areas() -> None:
+    digest = _digest(HALTON)
+    assert digest is not None
+    areas = {item.area for s in digest.sections for _, rows in s.indicators for item in rows}
+    assert areas == {"Halton"}
+
+
+def test_nothing_new_means_no_digest_and_changes_are_named() -> None:
+    told = {
+        (e.indicator_id, e.area_code, e.period_start): {e.status.value} for e in EVALUATIONS
+    }
+    assert _digest(notified=told) is None
+    told[("asb_incidents", "E23000006", Q3)] = {"amber"}
+    told[("asb_incidents", "E22000023", Q3)] = {"red"}
+    digest = _digest(notified=told)
+    assert digest is not None
+    kinds = {(m.kind, m.item.area) for m in digest.movements}
+    assert kinds == {("worsened", "Cheshire"), ("back on track", "Halton")}
+
+
+def test_reporting_keeps_the_latest_and_the_latest_judged_quarter() -> None:
+    older = _e("asb_incidents", "E23000006", dt.date(2025, 7, 1), Status.GREEN, 1)
+    kept = reporting_evaluations([older, *EVALUATIONS])
+    assert older not in kept
+    assert {e.period_start for e in kept} == {Q3, Q4}
+
+
+@pytest.mark.parametrize("template", ["digest.txt.j2", "digest.html.j2"])
+def test_templates_refuse_undefined_names(template: str) -> None:
+    from jinja2 import UndefinedError
+
+    from alerts.render import _environment
+
+    with pytest.raises(UndefinedError):
+        _environment().get_template(template).render()

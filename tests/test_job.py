@@ -1,0 +1,213 @@
+"""The whole job as a user runs it: real HTTP source, real DuckDB file, real SMTP server, CLI."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from demo.server import serve
+from pipelines.db import connect
+from safer.config import load_config
+from safer.job import ExitCode, run
+from safer.periods import quarter_label
+from scheduler import main
+from tests.conftest import ROOT, STREET, write_config
+
+Clock = Callable[[], dt.datetime]
+# Two complete quarters a year apart: 2023/24 Q4 (Jan–Mar 2024) and 2024/25 Q4 (Jan–Mar 2025).
+MONTHS = ["2024-01:2024-03", "2025-01:2025-03"]
+AS_OF = dt.date(2025, 4, 15)
+STATE_TABLES = (
+    "police_street",
+    "source_periods",
+    "load_ledger",
+    "check_results",
+    "quarantine",
+    "observations",
+    "evaluations",
+    "notifications",
+    "outbox",
+)
+ONS = ROOT / "pipelines" / "data" / "lad_csp_pfa_2017.csv"
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A data.police.uk-like HTTP server over a copy of the bundled months (editable)."""
+    folder = tmp_path / "published"
+    folder.mkdir()
+    for path in STREET.glob("202[45]-0[1-3]-*.gz"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    with serve(folder) as base_url:
+        yield base_url, folder
+
+
+def _state(db_path: Path) -> dict[str, list[tuple[object, ...]]]:
+    with connect(db_path) as db:
+        return {t: db.rows(f"SELECT * FROM {t} ORDER BY ALL") for t in STATE_TABLES}
+
+
+def _text_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def test_it_emails_one_digest_per_recipient_and_a_second_run_sends_nothing(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    smtp_server: tuple[int, list[EmailMessage]],
+    clock: Clock,
+) -> None:
+    port, received = smtp_server
+    settings = load_config(write_config(tmp_path, source[0], MONTHS, smtp_port=port))
+
+    first = run(settings, AS_OF, clock)
+
+    assert first.exit_code is ExitCode.OK
+    assert sorted(m["To"] for m in received) == [
+        "Halton CSP <halton@example.org>",
+        "Performance lead <lead@example.org>",
+    ]
+    lead = next(m for m in received if "lead@" in m["To"])
+    assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 0 off track"
+    text = _text_part(lead)
+    assert "Cheshire, 2024/25 Q4: 1,463 (same quarter last year: 2,355)" in text
+    assert "37.9% fewer than 2,355 in 2023/24 Q4" in text
+    halton = _text_part(next(m for m in received if "halton@" in m["To"]))
+    assert "Halton, 2024/25 Q4" in halton and "Warrington" not in halton
+    state = _state(settings.database.path)
+
+    second = run(settings, AS_OF, clock)
+
+    assert second.exit_code is ExitCode.OK
+    assert len(received) == 2
+    assert second.delivery.stored == ()
+    assert _state(settings.database.path) == state
+    assert {o.outcome for o in second.months} == {"unchanged"}
+
+
+def test_export_equals_an_independent_count_over_the_raw_files(
+    tmp_path: Path, source: tuple[str, Path], clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, source[0], MONTHS)
+    run(load_config(config), AS_OF, clock)
+    out = tmp_path / "observations.csv"
+
+    assert main(["export", "--config", str(config), "--out", str(out)]) == 0
+
+    with out.open(encoding="utf-8") as handle:
+        exported = {
+            (r["area_code"], r["period"]): int(float(r["value"]))
+            for r in csv.DictReader(handle)
+            if r["indicator"] == "asb_incidents"
+        }
+    assert exported == _independent_asb_counts(source[1])
+
+
+def _independent_asb_counts(folder: Path) -> dict[tuple[str, str], int]:
+    """ASB rows per CSP and quarter, straight from the raw files with the csv module only."""
+    with ONS.open(encoding="utf-8-sig") as handle:
+        lookup = {
+            r["LAD17NM"]: r["CSP17CD"]
+            for r in csv.DictReader(handle)
+            if r["PFA17CD"] == "E23000006"
+        }
+    counts: Counter[tuple[str, str]] = Counter()
+    for path in folder.glob("*.csv.gz"):
+        text = gzip.decompress(path.read_bytes()).decode("utf-8-sig")
+        for row in csv.DictReader(io.StringIO(text)):
+            if row["Crime type"] != "Anti-social behaviour":
+                continue
+            csp = lookup.get(re.sub(r"\s+\d{3}[A-Z]$", "", row["LSOA name"]))
+            if csp is None:
+                continue
+            month = dt.date.fromisoformat(row["Month"] + "-01")
+            counts[(csp, quarter_label(month))] += 1
+            counts[("E23000006", quarter_label(month))] += 1
+    return dict(counts)
+
+
+def test_a_corrupted_month_is_quarantined_and_its_figures_withheld(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    smtp_server: tuple[int, list[EmailMessage]],
+    clock: Clock,
+) -> None:
+    base_url, folder = source
+    february = folder / "2025-02-cheshire-street.csv.gz"
+    text = gzip.decompress(february.read_bytes()).decode("utf-8")
+    february.write_bytes(gzip.compress(text.replace("Anti-social behaviour", "Antisocial", 5).encode()))
+    port, received = smtp_server
+    settings = load_config(write_config(tmp_path, base_url, MONTHS, smtp_port=port))
+
+    report = run(settings, AS_OF, clock)
+
+    assert report.exit_code is ExitCode.CHECKS_FAILED
+    [bad] = [m for m in report.months if m.outcome == "quarantined"]
+    assert "2025-02-cheshire-street" in bad.message and "crime_type_known" in bad.message
+    lead = next(m for m in received if "lead@" in m["To"])
+    assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 0 off track, 10 withheld"
+    body = _text_part(lead)
+    assert "WITHHELD: ASB incidents, Cheshire, 2024/25 Q4" in body
+    assert "the 2025-02 file (2025-02-cheshire-street." in body and "crime_type_known" in body
+    with connect(settings.database.path) as db:
+        statuses = db.rows(
+            "SELECT DISTINCT status FROM evaluations WHERE period_start = DATE '2025-01-01'"
+        )
+    assert statuses == [("withheld",)]
+
+
+def test_a_run_with_a_failing_source_exits_1_and_still_sends_the_digest(
+    tmp_path: Path, smtp_server: tuple[int, list[EmailMessage]], clock: Clock
+) -> None:
+    port, received = smtp_server
+    settings = load_config(
+        write_config(tmp_path, "http://127.0.0.1:9/nothing-listens", ["2025-01"], smtp_port=port)
+    )
+
+    report = run(settings, AS_OF, clock)
+
+    assert report.exit_code is ExitCode.JOB_ERROR
+    assert [m.outcome for m in report.months] == ["failed"]
+    with connect(settings.database.path) as db:
+        assert db.scalar("SELECT status FROM load_ledger") == "failed"
+
+
+def test_an_smtp_failure_keeps_the_digest_pending_and_exits_4(
+    tmp_path: Path, source: tuple[str, Path], clock: Clock
+) -> None:
+    from tests.conftest import free_port
+
+    settings = load_config(write_config(tmp_path, source[0], ["2025-01"], smtp_port=free_port()))
+
+    report = run(settings, AS_OF, clock)
+
+    assert report.exit_code is ExitCode.DIGEST_NOT_SENT
+    with connect(settings.database.path) as db:
+        rows = db.rows("SELECT status, attempts FROM outbox ORDER BY ALL")
+    assert rows == [("pending", 1), ("pending", 1)]
+    assert all(s.eml_path.is_file() for s in report.delivery.stored)
+
+
+def test_the_cli_reports_config_errors_with_file_and_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "safer.toml"
+    config.write_text('[force]\nid = "Cheshire Police"\npfa_code = "X1"\n', encoding="utf-8")
+
+    code = main(["run", "--config", str(config)])
+
+    assert code == 1
+    assert f"{config}: force.id:" in caplog.text
+    assert f"{config}: force.pfa_code:" in caplog.text
+    assert f"{config}: force.name: Field required" in caplog.text

@@ -85,7 +85,8 @@ def deliver(
 def _notified(db: Database, address: str) -> dict[tuple[str, str, dt.date], set[str]]:
     told: dict[tuple[str, str, dt.date], set[str]] = defaultdict(set)
     for indicator, area, start, status in db.rows(
-        "SELECT indicator_id, area_code, period_start, status FROM notifications WHERE recipient = ?",
+        "SELECT indicator_id, area_code, period_start, status FROM notifications "
+        "WHERE recipient = ?",
         [address],
     ):
         told[(indicator, area, start)].add(status)

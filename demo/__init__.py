@@ -1,1 +1,1 @@
-"""``make demo``: the real job on the bundled Cheshire data, served over a real local HTTP server."""
+"""``make demo``: the real job on the bundled Cheshire data, served by a local HTTP server."""

@@ -69,7 +69,9 @@ def main() -> None:
         _safer(config, "run", "--as-of", "2026-01-15")
         _safer(config, "export", "--out", str(WORK / "observations.csv"))
     digests = sorted(outbox.glob("*.html"))
-    print(f"\ndemo: {len(digests)} digests in {outbox.relative_to(ROOT)}/ (plain text in the .eml):")
+    print(
+        f"\ndemo: {len(digests)} digests in {outbox.relative_to(ROOT)}/ (plain text in the .eml):"
+    )
     for path in digests:
         print(f"  {path.relative_to(ROOT)}")
     print(f"demo: observations for analysts: {(WORK / 'observations.csv').relative_to(ROOT)}")

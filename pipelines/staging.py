@@ -51,7 +51,7 @@ def read_header(source: Path) -> tuple[str, ...]:
 
 
 def stage_csv(source: Path, staging: Path) -> Staged:
-    """Create ``staging`` holding table ``batch``; raises LoadError naming the file if unreadable."""
+    """Create ``staging`` holding table ``batch``; raises LoadError naming an unreadable file."""
     columns = read_header(source)
     if not columns:
         raise LoadError(f"{source}: the file is empty (no header row)")

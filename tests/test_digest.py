@@ -53,9 +53,7 @@ NOTES = ["Withheld: the 2025-11 file (x.csv) failed its checks (month_is_file_mo
 
 
 def _digest(recipient: Recipient = LEAD, notified: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
-    return build_digest(
-        recipient, CATALOGUE, PLAN, AREAS, EVALUATIONS, notified or {}, NOTES
-    )
+    return build_digest(recipient, CATALOGUE, PLAN, AREAS, EVALUATIONS, notified or {}, NOTES)
 
 
 def _golden(name: str, text: str) -> None:
@@ -113,9 +111,7 @@ def test_a_recipient_gets_only_their_areas() -> None:
 
 
 def test_nothing_new_means_no_digest_and_changes_are_named() -> None:
-    told = {
-        (e.indicator_id, e.area_code, e.period_start): {e.status.value} for e in EVALUATIONS
-    }
+    told = {(e.indicator_id, e.area_code, e.period_start): {e.status.value} for e in EVALUATIONS}
     assert _digest(notified=told) is None
     told[("asb_incidents", "E23000006", Q3)] = {"amber"}
     told[("asb_incidents", "E22000023", Q3)] = {"red"}

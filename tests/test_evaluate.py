@@ -26,7 +26,9 @@ def _one(
 ) -> tuple[Status, str]:
     observations = {("A", Q4_24): Observation(indicator.id, "A", Q4_24, now[2], now[0], now[1])}
     if last:
-        observations[("A", Q4_23)] = Observation(indicator.id, "A", Q4_23, last[2], last[0], last[1])
+        observations[("A", Q4_23)] = Observation(
+            indicator.id, "A", Q4_23, last[2], last[0], last[1]
+        )
     found = evaluate(indicator, target or TARGETS[indicator.id], observations, withheld or {})
     result = next(e for e in found if e.period_start == Q4_24)
     return result.status, result.reason
@@ -87,4 +89,7 @@ def test_withheld_data_wins_over_every_other_status() -> None:
 
 
 def test_a_rate_with_no_crimes_is_not_a_division_by_zero() -> None:
-    assert _one(RATE, (0, 0, 3), (1, 10, 3)) == (Status.NOT_EVALUATED, "no crimes recorded, so no rate")
+    assert _one(RATE, (0, 0, 3), (1, 10, 3)) == (
+        Status.NOT_EVALUATED,
+        "no crimes recorded, so no rate",
+    )

@@ -146,7 +146,9 @@ def test_a_corrupted_month_is_quarantined_and_its_figures_withheld(
     base_url, folder = source
     february = folder / "2025-02-cheshire-street.csv.gz"
     text = gzip.decompress(february.read_bytes()).decode("utf-8")
-    february.write_bytes(gzip.compress(text.replace("Anti-social behaviour", "Antisocial", 5).encode()))
+    february.write_bytes(
+        gzip.compress(text.replace("Anti-social behaviour", "Antisocial", 5).encode())
+    )
     port, received = smtp_server
     settings = load_config(write_config(tmp_path, base_url, MONTHS, smtp_port=port))
 

@@ -73,9 +73,7 @@ def test_it_counts_rows_outside_the_forces_areas_without_dropping_them(
     settings = _settings(tmp_path, httpserver.url_for(""))
     _sync(settings, clock)
     cheshire = {"Cheshire East", "Cheshire West and Chester", "Halton", "Warrington"}
-    outside = sum(
-        1 for r in _published_rows(JUNE) if r["LSOA name"][:-5].strip() not in cheshire
-    )
+    outside = sum(1 for r in _published_rows(JUNE) if r["LSOA name"][:-5].strip() not in cheshire)
     with _db(settings) as db:
         stored = db.scalar("SELECT count(*) FROM police_street WHERE csp_code IS NULL")
         ledger = db.scalar("SELECT outside_area_rows FROM load_ledger")
@@ -209,7 +207,9 @@ def test_a_bad_revision_is_quarantined_and_the_previous_good_data_stays(
     with _db(settings) as db:
         assert db.scalar("SELECT DISTINCT batch_id FROM police_street") == first.batch_id
         assert db.scalar("SELECT count(*) FROM police_street") == 7323
-        [(sample,)] = db.rows("SELECT sample FROM quarantine WHERE check_id = 'month_is_file_month'")
+        [(sample,)] = db.rows(
+            "SELECT sample FROM quarantine WHERE check_id = 'month_is_file_month'"
+        )
     assert [row["Month"] for row in json.loads(sample)] == ["2025-05"] * 3
 
 

@@ -68,7 +68,7 @@ def main() -> None:
         _safer(config, "run", "--as-of", "2026-01-15")
         _safer(config, "run", "--as-of", "2026-01-15")
         _safer(config, "export", "--out", str(WORK / "observations.csv"))
-    digests = sorted(outbox.glob("*.html"))
+    digests = sorted(outbox.glob("*.html"), key=lambda p: p.stat().st_mtime)
     print(
         f"\ndemo: {len(digests)} digests in {outbox.relative_to(ROOT)}/ (plain text in the .eml):"
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from checks.gx_runner import run_suite
@@ -121,7 +121,7 @@ def _sync_month(job: _Job, period: dt.date) -> MonthOutcome:
         return MonthOutcome(period, "not_yet_available", f"{landed.url} is not published yet")
     in_use = previous.get("in_use_hash")
     if landed.status == "not_modified" or landed.sha256 in (previous.get("content_hash"), in_use):
-        return _unchanged(job, period, previous, landed)
+        return _unchanged(period, previous, landed)
     return _load(job, period, landed, started)
 
 
@@ -145,9 +145,7 @@ def _policy(cfg: PoliceUkStreetConfig) -> FetchPolicy:
     return FetchPolicy(cfg.timeout_seconds, cfg.retries, cfg.backoff_seconds, cfg.max_bytes)
 
 
-def _unchanged(
-    job: _Job, period: dt.date, previous: dict[str, str], landed: Landed
-) -> MonthOutcome:
+def _unchanged(period: dt.date, previous: dict[str, str], landed: Landed) -> MonthOutcome:
     if landed.path is not None:
         landed.path.unlink(missing_ok=True)  # a second copy of a file already landed
     batch_id = previous.get("batch_id")
@@ -201,7 +199,7 @@ def _quarantine(
     job: _Job, entry: LedgerEntry, results: list[CheckResult], errors: list[CheckResult]
 ) -> MonthOutcome:
     reason = f"{entry.file_path}: " + "; ".join(f"{r.check.id} {r.message}" for r in errors)
-    entry = LedgerEntry(**{**entry.__dict__, "error": reason})
+    entry = replace(entry, error=reason)
     with job.db.transaction():
         record_ledger(job.db, entry)
         record_checks(job.db, entry.batch_id, SUITE, results)
@@ -222,15 +220,13 @@ def _promote(
         with db.transaction():
             rows, outside = _replace_month(job, entry)
             status = "revised" if current else "loaded"
-            entry = LedgerEntry(
-                **{
-                    **entry.__dict__,
-                    "status": status,
-                    "rows": rows,
-                    "outside_area_rows": outside,
-                    "revision_of": current,
-                    "finished_at": job.clock(),
-                }
+            entry = replace(
+                entry,
+                status=status,
+                rows=rows,
+                outside_area_rows=outside,
+                revision_of=current,
+                finished_at=job.clock(),
             )
             record_ledger(db, entry)
             record_checks(db, entry.batch_id, SUITE, results)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import IntEnum
@@ -131,7 +131,7 @@ def _evaluate_all(
     return found
 
 
-def _data_notes(db: Database, months: tuple[MonthOutcome, ...] | list[MonthOutcome]) -> list[str]:
+def _data_notes(db: Database, months: Sequence[MonthOutcome]) -> list[str]:
     """Sentences for the digest's caveats: withheld months, exclusions, unpublished months."""
     notes = [f"Withheld: {reason}." for reason in withheld_quarters(db, SOURCE).values()]
     outside = db.scalar(

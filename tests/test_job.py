@@ -7,6 +7,8 @@ import datetime as dt
 import gzip
 import io
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -213,3 +215,21 @@ def test_the_cli_reports_config_errors_with_file_and_key(
     assert f"{config}: force.id:" in caplog.text
     assert f"{config}: force.pfa_code:" in caplog.text
     assert f"{config}: force.name: Field required" in caplog.text
+
+
+def test_a_run_with_nothing_new_does_not_import_great_expectations(
+    tmp_path: Path, source: tuple[str, Path], clock: Clock
+) -> None:
+    config = write_config(tmp_path, source[0], ["2025-01"])
+    run(load_config(config), AS_OF, clock)
+    probe = (
+        "import sys, scheduler; "
+        f"code = scheduler.main(['run', '--config', {str(config)!r}, '--as-of', '{AS_OF}']); "
+        "print(code, 'great_expectations' in sys.modules)"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+
+    assert done.stdout.split()[-2:] == ["0", "False"], done.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,6 @@ def run_suite(
         )
         by_id = {_check_id(r): r for r in outcome.results}
         results = [_result(check, by_id.get(check.id)) for check in checks]
-        return [_with_sample(source, table, r) for r in results]
     except CheckError:
         raise
     except Exception as exc:  # noqa: BLE001 - any GX failure means "could not check", not bad data
@@ -98,6 +98,7 @@ def run_suite(
     finally:
         if source is not None:
             _release(source)
+    return _with_samples(database, table, results)
 
 
 def _runnable(database: Path, table: str, checks: list[Check]) -> list[Check]:
@@ -193,20 +194,21 @@ def _first_error(info: dict[str, Any]) -> str:
     return json.dumps(info, default=str)[:500]
 
 
-def _with_sample(source: Any, table: str, result: CheckResult) -> CheckResult:
-    """GX samples values, not rows; fetch the first failing rows with their record numbers."""
-    query = _sample_query(result.check, table)
-    if result.success or query is None:
-        return result
-    import sqlalchemy as sa
+def _with_samples(database: Path, table: str, results: list[CheckResult]) -> list[CheckResult]:
+    """GX samples values, not rows: fetch the first failing rows with their record numbers.
 
-    engine = source.get_execution_engine()
-    with engine.engine.connect() as connection:
-        rows = connection.execute(sa.text(f"{query} ORDER BY 1 LIMIT {SAMPLE_ROWS}")).mappings()
-        sample = tuple(dict(row) for row in rows)
-    return CheckResult(
-        result.check, result.success, result.observed, result.unexpected_count, sample
-    )
+    Read through our own connection once GX has let go of the file; GX's shared connection can
+    be left inside a transaction after a validation, and a further query on it then fails.
+    """
+    wanted = [(r, q) for r in results if not r.success and (q := _sample_query(r.check, table))]
+    if not wanted:
+        return results
+    samples: dict[str, tuple[dict[str, Any], ...]] = {}
+    with connect_staging(database) as db:
+        for result, query in wanted:
+            rows = db.dicts(f"{query} ORDER BY 1 LIMIT {SAMPLE_ROWS}")
+            samples[result.check.id] = tuple(rows)
+    return [replace(r, sample=samples[r.check.id]) if r.check.id in samples else r for r in results]
 
 
 def _sample_query(check: Check, table: str) -> str | None:

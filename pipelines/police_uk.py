@@ -25,7 +25,7 @@ from pipelines.landing import Landed, land
 from pipelines.ledger import LedgerEntry, record_checks, record_ledger, record_quarantine
 from pipelines.staging import stage_csv
 from safer.config import PoliceUkStreetConfig, Settings
-from safer.errors import FetchError, LoadError
+from safer.errors import CheckError, FetchError, LoadError
 from safer.periods import add_months, month_label
 
 __all__ = ["SOURCE", "MonthOutcome", "months_to_check", "sync_street"]
@@ -115,7 +115,9 @@ def _sync_month(job: _Job, period: dt.date) -> MonthOutcome:
             last_modified=previous.get("last_modified"),
         )
     except FetchError as exc:
-        _record_failure(job, period, started, relative, str(exc))
+        _record_failure(
+            job, period, started, f"{job.cfg.base_url.rstrip('/')}/{relative}", str(exc)
+        )
         return MonthOutcome(period, "failed", str(exc))
     if landed.status == "not_found":
         return MonthOutcome(period, "not_yet_available", f"{landed.url} is not published yet")
@@ -158,7 +160,12 @@ def _load(job: _Job, period: dt.date, landed: Landed, started: dt.datetime) -> M
     assert landed.path is not None and landed.sha256 is not None
     batch_id = f"{SOURCE}:{job.settings.force.id}:{month_label(period)}:{landed.sha256[:12]}"
     staging = job.settings.paths.data_dir / "staging" / f"{batch_id.replace(':', '_')}.duckdb"
-    results = _check(job, period, landed.path, staging)
+    try:
+        results = _check(job, period, landed.path, staging)
+    except CheckError as exc:
+        # The checks could not run: neither load nor quarantine a month nobody has checked.
+        _record_failure(job, period, started, landed.url, str(exc))
+        return MonthOutcome(period, "failed", str(exc))
     entry = LedgerEntry(
         batch_id=batch_id,
         run_id=job.run_id,
@@ -280,15 +287,13 @@ def _upsert_period(db: Database, entry: LedgerEntry) -> None:
     )
 
 
-def _record_failure(
-    job: _Job, period: dt.date, started: dt.datetime, relative: str, error: str
-) -> None:
+def _record_failure(job: _Job, period: dt.date, started: dt.datetime, url: str, error: str) -> None:
     entry = LedgerEntry(
         batch_id=f"{SOURCE}:{job.settings.force.id}:{month_label(period)}:failed:{job.run_id}",
         run_id=job.run_id,
         source=SOURCE,
         period=period,
-        url=f"{job.cfg.base_url.rstrip('/')}/{relative}",
+        url=url,
         status="failed",
         started_at=started,
         finished_at=job.clock(),

@@ -94,9 +94,18 @@ def build_digest(
     if not new:
         return None
     items = {id(e): _item(catalogue.get(e.indicator_id), e, area_names) for e in wanted}
+    order = [i.id for i in catalogue.indicators]
+    areas = list(area_names)
     movements = tuple(
         Movement(kind, items[id(e)])
-        for e in new
+        for e in sorted(
+            new,
+            key=lambda e: (
+                order.index(e.indicator_id),
+                -e.period_start.toordinal(),
+                _rank(areas, e.area_code),
+            ),
+        )
         if (kind := _movement(e, notified.get((e.indicator_id, e.area_code, e.period_start))))
     )
     period = quarter_label(max(e.period_start for e in wanted))
@@ -120,7 +129,8 @@ def _item(indicator: Indicator, e: Evaluation, area_names: Mapping[str, str]) ->
         area_code=e.area_code,
         period=quarter_label(e.period_start),
         period_start=e.period_start,
-        value=format_value(indicator, e.value),
+        # A withheld figure rests on data that failed its checks: never show it as a number.
+        value="withheld" if e.status is Status.WITHHELD else format_value(indicator, e.value),
         last_year=format_value(indicator, e.comparator_value)
         if e.comparator_value is not None
         else "–",

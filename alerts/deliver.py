@@ -52,7 +52,7 @@ def deliver(
     db: Database,
     settings: Settings,
     catalogue: Catalogue,
-    plan: Plan,
+    plans: Sequence[Plan],
     evaluations: Sequence[Evaluation],
     notes: Sequence[str],
     now: dt.datetime,
@@ -67,7 +67,7 @@ def deliver(
     stored = []
     for recipient in settings.recipients:
         digest = build_digest(
-            recipient, catalogue, plan, area_names, reporting, _notified(db, recipient.email), notes
+            recipient, catalogue, plans, area_names, reporting, _notified(db, recipient.email), notes
         )
         if digest is None:
             logger.info("digest for %s: nothing new", recipient.email)

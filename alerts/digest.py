@@ -10,56 +10,24 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from indicators.definitions import Catalogue, Indicator, Plan
-from indicators.evaluate import OFF_TRACK, Evaluation, Status, format_value
+from indicators.changes import change, format_value
+from indicators.definitions import Catalogue, Indicator, Plan, plan_for
+from indicators.evaluate import OFF_TRACK, Evaluation, Status
 from safer.config import Recipient
 from safer.periods import quarter_label
 
-__all__ = ["Digest", "Item", "Movement", "NotificationKey", "Section", "build_digest"]
+__all__ = [
+    "Block",
+    "Digest",
+    "Item",
+    "Movement",
+    "NotificationKey",
+    "Section",
+    "build_digest",
+]
 
 NotificationKey = tuple[str, str, dt.date, str]
 """(indicator, area, quarter start, status): what a recipient has been told."""
-
-
-@dataclass(frozen=True)
-class Item:
-    indicator: str
-    indicator_id: str
-    area: str
-    area_code: str
-    period: str
-    period_start: dt.date
-    value: str
-    last_year: str
-    status: str
-    status_label: str
-    reason: str
-    source: str
-
-
-@dataclass(frozen=True)
-class Movement:
-    kind: str  # newly off track | worsened | back on track | withheld
-    item: Item
-
-
-@dataclass(frozen=True)
-class Section:
-    priority: str
-    indicators: tuple[tuple[Indicator, tuple[Item, ...]], ...]
-
-
-@dataclass(frozen=True)
-class Digest:
-    recipient: Recipient
-    subject: str
-    period: str
-    movements: tuple[Movement, ...]
-    notes: tuple[str, ...]
-    sections: tuple[Section, ...]
-    new_keys: tuple[NotificationKey, ...]
-    bases: tuple[tuple[str, str], ...] = field(default_factory=tuple)
-
 
 STATUS_LABELS = {
     Status.GREEN: "On track",
@@ -71,10 +39,62 @@ STATUS_LABELS = {
 }
 
 
+@dataclass(frozen=True)
+class Item:
+    indicator: str
+    indicator_id: str
+    area: str
+    area_code: str
+    period: str
+    period_start: dt.date
+    value: str
+    vs_last_quarter: str
+    vs_last_year: str
+    status: str
+    status_label: str
+    reason: str
+    details: str
+    """Further comparisons and the SPC signal, as one sentence."""
+
+
+@dataclass(frozen=True)
+class Movement:
+    kind: str  # newly off track | worsened | back on track | withheld
+    item: Item
+
+
+@dataclass(frozen=True)
+class Block:
+    """One indicator's rows, or why it has none."""
+
+    name: str
+    rows: tuple[Item, ...]
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    priority: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    recipient: Recipient
+    subject: str
+    period: str
+    plan: str
+    movements: tuple[Movement, ...]
+    notes: tuple[str, ...]
+    sections: tuple[Section, ...]
+    new_keys: tuple[NotificationKey, ...]
+    bases: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
 def build_digest(
     recipient: Recipient,
     catalogue: Catalogue,
-    plan: Plan,
+    plans: Sequence[Plan],
     area_names: Mapping[str, str],
     evaluations: Sequence[Evaluation],
     notified: Mapping[tuple[str, str, dt.date], set[str]],
@@ -86,42 +106,31 @@ def build_digest(
     quarter start) to the statuses this recipient has already been sent.
     """
     wanted = [e for e in evaluations if recipient.wants(e.area_code)]
-    new = [
-        e
-        for e in wanted
-        if e.status.value not in notified.get((e.indicator_id, e.area_code, e.period_start), set())
-    ]
+    new = [e for e in wanted if e.status.value not in notified.get(_key(e), set())]
     if not new:
         return None
     items = {id(e): _item(catalogue.get(e.indicator_id), e, area_names) for e in wanted}
-    order = [i.id for i in catalogue.indicators]
-    areas = list(area_names)
-    movements = tuple(
-        Movement(kind, items[id(e)])
-        for e in sorted(
-            new,
-            key=lambda e: (
-                order.index(e.indicator_id),
-                -e.period_start.toordinal(),
-                _rank(areas, e.area_code),
-            ),
-        )
-        if (kind := _movement(e, notified.get((e.indicator_id, e.area_code, e.period_start))))
-    )
-    period = quarter_label(max(e.period_start for e in wanted))
+    latest = max(e.period_start for e in wanted)
+    plan = plan_for(plans, latest) or (plans[-1] if plans else None)
     return Digest(
         recipient=recipient,
-        subject=_subject(period, wanted),
-        period=period,
-        movements=movements,
+        subject=_subject(quarter_label(latest), wanted),
+        period=quarter_label(latest),
+        plan=plan.name if plan else "no plan in force",
+        movements=_movements(catalogue, area_names, new, items, notified),
         notes=tuple(notes),
         sections=_sections(catalogue, plan, wanted, items, area_names),
-        new_keys=tuple((e.indicator_id, e.area_code, e.period_start, e.status.value) for e in new),
-        bases=tuple((i.name, i.basis) for i in catalogue.indicators),
+        new_keys=tuple((*_key(e), e.status.value) for e in new),
+        bases=tuple((i.name, i.basis) for i in catalogue.indicators if i.sql is not None),
     )
+
+
+def _key(e: Evaluation) -> tuple[str, str, dt.date]:
+    return e.indicator_id, e.area_code, e.period_start
 
 
 def _item(indicator: Indicator, e: Evaluation, area_names: Mapping[str, str]) -> Item:
+    withheld = e.status is Status.WITHHELD
     return Item(
         indicator=indicator.name,
         indicator_id=indicator.id,
@@ -130,14 +139,53 @@ def _item(indicator: Indicator, e: Evaluation, area_names: Mapping[str, str]) ->
         period=quarter_label(e.period_start),
         period_start=e.period_start,
         # A withheld figure rests on data that failed its checks: never show it as a number.
-        value="withheld" if e.status is Status.WITHHELD else format_value(indicator, e.value),
-        last_year=format_value(indicator, e.comparator_value)
-        if e.comparator_value is not None
-        else "–",
+        value="withheld" if withheld else format_value(indicator, e.value),
+        vs_last_quarter="–" if withheld else _short(indicator, e.value, e.previous_quarter),
+        vs_last_year="–" if withheld else _short(indicator, e.value, e.last_year),
         status=e.status.value,
         status_label=STATUS_LABELS[e.status],
         reason=e.reason,
-        source=indicator.source_label,
+        details="" if withheld else _details(indicator, e),
+    )
+
+
+def _short(indicator: Indicator, now: float | None, before: float | None) -> str:
+    moved = change(indicator, now, before)
+    return "–" if moved is None else moved.short
+
+
+def _details(indicator: Indicator, e: Evaluation) -> str:
+    parts = []
+    rolling = change(indicator, e.rolling_12, e.previous_rolling_12)
+    if rolling is not None:
+        parts.append(f"rolling 12 months {rolling.text} on the 12 before")
+    if e.rest_of_force is not None:
+        parts.append(f"rest of the force {format_value(indicator, e.rest_of_force)}")
+    parts.append(f"SPC: {e.spc_text}")
+    return "; ".join(parts)
+
+
+def _movements(
+    catalogue: Catalogue,
+    area_names: Mapping[str, str],
+    new: Sequence[Evaluation],
+    items: Mapping[int, Item],
+    notified: Mapping[tuple[str, str, dt.date], set[str]],
+) -> tuple[Movement, ...]:
+    order = [i.id for i in catalogue.indicators]
+    areas = list(area_names)
+    ranked = sorted(
+        new,
+        key=lambda e: (
+            order.index(e.indicator_id),
+            -e.period_start.toordinal(),
+            _rank(areas, e.area_code),
+        ),
+    )
+    return tuple(
+        Movement(kind, items[id(e)])
+        for e in ranked
+        if (kind := _movement(e, notified.get(_key(e))))
     )
 
 
@@ -151,6 +199,8 @@ def _movement(e: Evaluation, before: set[str] | None) -> str | None:
         return "newly off track"
     if e.status is Status.GREEN and told & OFF_TRACK:
         return "back on track"
+    if e.spc_variation.startswith("concern") and e.status is not Status.INCOMPLETE:
+        return "special cause: concern"
     return None
 
 
@@ -163,25 +213,44 @@ def _subject(period: str, wanted: Sequence[Evaluation]) -> str:
 
 def _sections(
     catalogue: Catalogue,
-    plan: Plan,
+    plan: Plan | None,
     wanted: Sequence[Evaluation],
     items: Mapping[int, Item],
     area_names: Mapping[str, str],
 ) -> tuple[Section, ...]:
-    order = list(area_names)
+    """The plan's priorities in order, then every other catalogue indicator as monitoring."""
+    placed: set[str] = set()
     sections = []
-    for priority in plan.priorities:
-        blocks = []
-        for target in priority.targets:
-            rows = sorted(
-                (items[id(e)] for e in wanted if e.indicator_id == target.indicator),
-                key=lambda i: (-i.period_start.toordinal(), _rank(order, i.area_code)),
-            )
-            if rows:
-                blocks.append((catalogue.get(target.indicator), tuple(rows)))
-        if blocks:
-            sections.append(Section(priority.name, tuple(blocks)))
+    for priority in plan.priorities if plan else ():
+        ids = [t.indicator for t in priority.targets]
+        placed.update(ids)
+        blocks = [_block(catalogue.get(i), wanted, items, area_names) for i in ids]
+        sections.append(Section(priority.name, tuple(blocks)))
+    rest = [i for i in catalogue.indicators if i.id not in placed]
+    if rest:
+        blocks = [_block(i, wanted, items, area_names) for i in rest]
+        sections.append(Section("Other indicators (monitoring only)", tuple(blocks)))
     return tuple(sections)
+
+
+def _block(
+    indicator: Indicator,
+    wanted: Sequence[Evaluation],
+    items: Mapping[int, Item],
+    area_names: Mapping[str, str],
+) -> Block:
+    order = list(area_names)
+    rows = sorted(
+        (items[id(e)] for e in wanted if e.indicator_id == indicator.id),
+        key=lambda i: (-i.period_start.toordinal(), _rank(order, i.area_code)),
+    )
+    if rows:
+        return Block(indicator.name, tuple(rows))
+    if indicator.sql is None:
+        missing = f"no source configured yet ({indicator.source_label})"
+    else:
+        missing = "no figures for your areas yet"
+    return Block(indicator.name, (), missing)
 
 
 def _rank(order: list[str], code: str) -> int:

@@ -1,4 +1,4 @@
-"""The indicator catalogue and the plan's targets: YAML files parsed into frozen models.
+"""The indicator catalogue and the plans' targets: YAML files parsed into frozen models.
 
 Errors name the file and the key path, all at once, and a target naming an indicator the
 catalogue does not define is an error, not a silently empty row.
@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from safer.config import format_validation_error
 from safer.errors import ConfigError
@@ -26,10 +25,12 @@ __all__ = [
     "Priority",
     "Target",
     "load_catalogue",
-    "load_plan",
+    "load_plans",
+    "plan_for",
 ]
 
 _ID = r"^[a-z][a-z0-9_]*$"
+Unit = Literal["count", "rate", "per_1000", "seconds"]
 
 
 class _Frozen(BaseModel):
@@ -41,14 +42,28 @@ class Indicator(_Frozen):
     name: str
     family: Literal["asb", "enforcement", "outcomes", "call_handling"]
     priority: str
-    unit: Literal["count", "rate"]
+    """The plan priority it usually sits under (plans may place it elsewhere)."""
+    unit: Unit
+    """``rate`` is a proportion shown as a percentage; ``per_1000`` is per 1,000 residents."""
     polarity: Literal["higher_is_better", "lower_is_better", "neutral"]
+    grain: Literal["month", "quarter", "year"]
     source: str
+    """The source whose loaded periods define the indicator's periods (``source_periods``)."""
     source_label: str
+    tables: tuple[str, ...] = ()
     basis: str
     """One sentence saying what is counted, for the digest."""
-    sql: str
-    """Returns area_code (a CSP), month, numerator, denominator (NULL for counts)."""
+    denominator: Literal["flow", "stock"] = "flow"
+    """``flow`` denominators add up over months (crimes); ``stock`` ones are averaged (residents)."""
+    areas: tuple[Literal["force", "csp"], ...] = ("force", "csp")
+    sql: str | None = None
+    """Returns area_code (a CSP), month, numerator, denominator; None: no source configured yet."""
+
+    @model_validator(mode="after")
+    def _counts_have_no_denominator(self) -> Indicator:
+        if self.unit in ("count", "seconds") and self.denominator == "stock":
+            raise ValueError("a count or a time has no stock denominator")
+        return self
 
 
 class Catalogue(_Frozen):
@@ -61,19 +76,67 @@ class Catalogue(_Frozen):
         raise KeyError(indicator_id)
 
 
-class Target(_Frozen):
+class _TargetBase(_Frozen):
     indicator: str
-    form: Literal["same_quarter_last_year"]
-    amber_tolerance: Annotated[float, Field(ge=0)]
-    """How far worse than the comparator is still amber rather than red."""
-    tolerance_unit: Literal["percent", "points"]
-    """``percent`` of the comparator, or percentage ``points`` for rates."""
     source_text: str
+    """The plan's own words (or, where marked, safer's reading of them)."""
+    source_url: str | None = None
+    amber_tolerance: Annotated[float, Field(ge=0)] = 0.0
+    """How far short of the target is still amber rather than red."""
+    tolerance_unit: Literal["percent", "points", "value"] = "percent"
+    """``percent`` of the comparator, percentage ``points`` for rates, or the indicator's unit."""
+
+
+class Threshold(_TargetBase):
+    form: Literal["threshold"]
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Threshold:
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("give exactly one of at_least or at_most")
+        return self
+
+
+class SamePeriodLastYear(_TargetBase):
+    form: Literal["same_period_last_year"]
+
+
+class BaselineChange(_TargetBase):
+    form: Literal["baseline_change"]
+    baseline_year: Annotated[int, Field(ge=2000, le=2100)]
+    """The financial year the baseline quarter falls in, by its first year (2019 = 2019/20)."""
+    change_percent: float
+    """The aimed-for change on the same quarter of the baseline year, e.g. -10 for 10% fewer."""
+
+
+class RestOfForce(_TargetBase):
+    form: Literal["rest_of_force"]
+
+
+class National(_TargetBase):
+    form: Literal["national"]
+    value: float
+    """The national figure, in the indicator's unit (a rate as a proportion, 0–1)."""
+    as_at: str
+    """Which national figure and period, e.g. 'England and Wales, year to March 2024'."""
+
+
+class Monitor(_TargetBase):
+    form: Literal["monitor"]
+
+
+Target = Annotated[
+    Threshold | SamePeriodLastYear | BaselineChange | RestOfForce | National | Monitor,
+    Field(discriminator="form"),
+]
 
 
 class Priority(_Frozen):
     id: str
     name: str
+    quote: str | None = None
     targets: tuple[Target, ...]
 
 
@@ -82,12 +145,25 @@ class Plan(_Frozen):
     name: str
     effective_from: dt.date
     effective_to: dt.date | None = None
+    source_url: str | None = None
     priorities: tuple[Priority, ...]
 
     def targets(self) -> Iterable[tuple[Priority, Target]]:
         for priority in self.priorities:
             for target in priority.targets:
                 yield priority, target
+
+    def target_for(self, indicator_id: str) -> Target | None:
+        return next((t for _, t in self.targets() if t.indicator == indicator_id), None)
+
+    def covers(self, day: dt.date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+
+def plan_for(plans: Iterable[Plan], day: dt.date) -> Plan | None:
+    """The plan in force on ``day``: the latest-starting plan that covers it."""
+    covering = [p for p in plans if p.covers(day)]
+    return max(covering, key=lambda p: p.effective_from, default=None)
 
 
 def _read_yaml(name: str, text: str) -> object:
@@ -101,9 +177,9 @@ def _files(folder: Path | None, package_dir: str) -> list[tuple[str, str]]:
     """(name, text) of each YAML file in ``folder``, or in the bundled package folder."""
     if folder is not None:
         if not folder.is_dir():
-            raise ConfigError(f"{folder}: not a folder of catalogue files")
+            raise ConfigError(f"{folder}: not a folder of YAML files")
         return [(str(p), p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.yaml"))]
-    bundled: Traversable = resources.files("indicators") / package_dir
+    bundled = resources.files("indicators") / package_dir
     return [
         (f"indicators/{package_dir}/{entry.name}", entry.read_text(encoding="utf-8"))
         for entry in sorted(bundled.iterdir(), key=lambda e: e.name)
@@ -121,37 +197,42 @@ def load_catalogue(folder: Path | None = None) -> Catalogue:
         except ValidationError as exc:
             problems.append(format_validation_error(name, exc))
     ids = [i.id for i in indicators]
-    problems += [
-        f"indicator id {i!r} is defined twice" for i in sorted(set(ids)) if ids.count(i) > 1
-    ]
+    problems += [f"indicator {i!r} is defined twice" for i in sorted(set(ids)) if ids.count(i) > 1]
     if problems:
         raise ConfigError("\n".join(problems))
     return Catalogue(indicators=tuple(indicators))
 
 
-def load_plan(path: Path | None, catalogue: Catalogue) -> Plan:
-    """The plan file (the bundled Cheshire plan by default), checked against the catalogue."""
-    if path is None:
-        name = "indicators/plans/cheshire.yaml"
-        text = (resources.files("indicators") / "plans" / "cheshire.yaml").read_text("utf-8")
-    else:
-        name = str(path)
+def load_plans(folder: Path | None, catalogue: Catalogue) -> tuple[Plan, ...]:
+    """Every plan in the folder (the bundled Cheshire plans by default), checked together."""
+    problems: list[str] = []
+    plans: list[Plan] = []
+    for name, text in _files(folder, "plans"):
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the plan file: {exc}") from exc
-    try:
-        plan = Plan.model_validate(_read_yaml(name, text))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(name, exc)) from exc
-    known = {i.id for i in catalogue.indicators}
-    unknown = [
-        f"{name}: priorities.{p_index}.targets.{t_index}.indicator: {t.indicator!r} is not in "
-        "the catalogue"
-        for p_index, p in enumerate(plan.priorities)
-        for t_index, t in enumerate(p.targets)
-        if t.indicator not in known
-    ]
-    if unknown:
-        raise ConfigError("\n".join(unknown))
-    return plan
+            plan = Plan.model_validate(_read_yaml(name, text))
+        except ValidationError as exc:
+            problems.append(format_validation_error(name, exc))
+            continue
+        problems += _check_plan(name, plan, catalogue)
+        plans.append(plan)
+    if not plans and not problems:
+        problems.append(f"{folder}: no plan files (*.yaml)")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return tuple(sorted(plans, key=lambda p: p.effective_from))
+
+
+def _check_plan(name: str, plan: Plan, catalogue: Catalogue) -> list[str]:
+    known = {i.id: i for i in catalogue.indicators}
+    problems = []
+    for p_index, priority in enumerate(plan.priorities):
+        for t_index, target in enumerate(priority.targets):
+            key = f"{name}: priorities.{p_index}.targets.{t_index}"
+            indicator = known.get(target.indicator)
+            if indicator is None:
+                problems.append(f"{key}.indicator: {target.indicator!r} is not in the catalogue")
+            elif target.form == "rest_of_force" and indicator.unit == "count":
+                problems.append(f"{key}.form: a count cannot be compared with the rest of the force")
+    if plan.effective_to is not None and plan.effective_to < plan.effective_from:
+        problems.append(f"{name}: effective_to: ends before it starts")
+    return problems

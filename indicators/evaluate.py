@@ -1,7 +1,10 @@
-"""Judge each quarter's figure against the plan's target: pure functions, no I/O, no clock.
+"""Evaluate every quarter of an indicator for every area: pure functions, no I/O, no clock.
 
-Statuses form a closed set that includes "could not tell": a figure is never judged on part of a
-quarter, against a missing comparator, or on data that failed its checks.
+For each area and quarter: the figure, its comparisons (previous quarter, same quarter last
+year, rolling 12 months against the 12 before, the rest of the force), the status against the
+plan in force for that quarter with a plain-English reason, and the SPC signal on the monthly
+series up to the quarter's last month. A figure is never judged on part of a quarter, against a
+missing comparator, or on data that failed its checks.
 """
 
 from __future__ import annotations
@@ -9,24 +12,34 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
-from indicators.definitions import Indicator, Target
+from indicators.changes import format_value
+from indicators.definitions import (
+    BaselineChange,
+    Indicator,
+    Plan,
+    SamePeriodLastYear,
+    Target,
+    Threshold,
+    plan_for,
+)
+from indicators.spc import SpcResult, SpcRules, describe, spc
+from indicators.status import OFF_TRACK, Status
+from indicators.targets import Comparators, judge
 from safer.periods import add_months, month_label, quarter_label
 
-__all__ = ["Evaluation", "Observation", "Status", "evaluate", "format_value"]
+__all__ = [
+    "OFF_TRACK",
+    "Context",
+    "Evaluation",
+    "Measured",
+    "Observation",
+    "Status",
+    "evaluate",
+    "format_value",
+]
 
-
-class Status(StrEnum):
-    GREEN = "green"
-    AMBER = "amber"
-    RED = "red"
-    INCOMPLETE = "incomplete"  # fewer than three months loaded
-    NOT_EVALUATED = "not_evaluated"  # no target, or nothing to compare with
-    WITHHELD = "withheld"  # the data failed its checks
-
-
-OFF_TRACK = frozenset({Status.AMBER, Status.RED})
+Key = tuple[str, dt.date]
 
 
 @dataclass(frozen=True)
@@ -46,120 +59,222 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Measured:
+    quarters: Mapping[Key, Observation]
+    months: Mapping[Key, Observation]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything an evaluation needs besides the figures."""
+
+    plans: tuple[Plan, ...]
+    force_code: str
+    withheld: Mapping[dt.date, str]
+    """Quarter start → why its data is withheld."""
+    spc_rules: SpcRules = SpcRules()
+
+
+@dataclass(frozen=True)
 class Evaluation:
     indicator_id: str
     area_code: str
     period_start: dt.date
     status: Status
-    value: float | None
-    comparator_value: float | None
-    comparator_period: dt.date | None
     reason: str
+    value: float | None
+    months_loaded: int = 3
+    previous_quarter: float | None = None
+    last_year: float | None = None
+    rolling_12: float | None = None
+    previous_rolling_12: float | None = None
+    rest_of_force: float | None = None
+    comparator: float | None = None
+    """The level the status was judged against (threshold, last year, aim, …)."""
+    plan_id: str | None = None
+    target_form: str | None = None
+    spc_variation: str = "not_enough_data"
+    spc_assurance: str = "not_enough_data"
+    spc_text: str = ""
 
 
-def format_value(indicator: Indicator, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if indicator.unit == "rate":
-        return f"{value * 100:.1f}%"
-    return f"{value:,.0f}"
-
-
-def evaluate(
-    indicator: Indicator,
-    target: Target | None,
-    observations: Mapping[tuple[str, dt.date], Observation],
-    withheld: Mapping[dt.date, str],
-) -> list[Evaluation]:
-    """One evaluation per observation; ``withheld`` maps a quarter start to the reason."""
+def evaluate(indicator: Indicator, measured: Measured, ctx: Context) -> list[Evaluation]:
+    """One evaluation per area and quarter measured, ordered by area then quarter."""
     return [
-        _evaluate_one(indicator, target, obs, observations, withheld)
-        for obs in sorted(observations.values(), key=lambda o: (o.area_code, o.period_start))
+        _evaluate_one(indicator, measured, ctx, obs)
+        for obs in sorted(measured.quarters.values(), key=lambda o: (o.area_code, o.period_start))
     ]
 
 
 def _evaluate_one(
-    indicator: Indicator,
-    target: Target | None,
-    obs: Observation,
-    observations: Mapping[tuple[str, dt.date], Observation],
-    withheld: Mapping[dt.date, str],
+    indicator: Indicator, measured: Measured, ctx: Context, obs: Observation
 ) -> Evaluation:
-    last_year = add_months(obs.period_start, -12)
-    comparator = observations.get((obs.area_code, last_year))
-
-    def result(status: Status, reason: str) -> Evaluation:
-        return Evaluation(
-            indicator.id,
-            obs.area_code,
-            obs.period_start,
-            status,
-            obs.value,
-            comparator.value if comparator else None,
-            last_year if comparator else None,
-            reason,
-        )
-
-    if obs.period_start in withheld:
-        return result(Status.WITHHELD, f"withheld: {withheld[obs.period_start]}")
-    if obs.months_loaded < 3:
-        last_month = add_months(obs.period_start, obs.months_loaded - 1)
-        return result(
-            Status.INCOMPLETE,
-            f"only {obs.months_loaded} of 3 months loaded (to "
-            f"{month_label(last_month)}); judged when the quarter is complete",
-        )
-    if target is None:
-        return result(Status.NOT_EVALUATED, "monitoring only: the plan sets no target")
-    if last_year in withheld:
-        return result(
-            Status.WITHHELD,
-            f"withheld: {quarter_label(last_year)}, the comparison quarter, {withheld[last_year]}",
-        )
-    if comparator is None or comparator.months_loaded < 3 or comparator.value is None:
-        return result(
-            Status.NOT_EVALUATED,
-            f"no complete figure for {quarter_label(last_year)} to compare with",
-        )
-    if obs.value is None:
-        return result(Status.NOT_EVALUATED, "no crimes recorded, so no rate")
-    return result(*judge(indicator, target, obs.value, comparator.value, last_year))
-
-
-def judge(
-    indicator: Indicator, target: Target, value: float, last: float, last_period: dt.date
-) -> tuple[Status, str]:
-    """Green when no worse than last year; amber within the tolerance; red beyond it."""
-    compared = f"{format_value(indicator, last)} in {quarter_label(last_period)}"
-    if value == last:
-        return Status.GREEN, f"the same as {compared}"
-    # Judged on the change as shown (one decimal place), so "1.0 points lower" is never red
-    # against a 1-point tolerance because of binary floating point.
-    if target.tolerance_unit == "points":
-        change = round((value - last) * 100, 1)
-        size = f"{abs(change):.1f} points"
-    elif last:
-        change = round((value - last) / last * 100, 1)
-        size = f"{abs(change):.1f}%"
-    else:
-        change, size = float("inf"), "up from none:"
-    word = _direction_word(indicator, change)
-    text = (
-        f"{size} {word} than {compared}"
-        if last or target.tolerance_unit == "points"
-        else (f"{format_value(indicator, value)} against none in {quarter_label(last_period)}")
+    plan = plan_for(ctx.plans, obs.period_start)
+    target = plan.target_for(indicator.id) if plan else None
+    last_year = _complete(measured.quarters.get((obs.area_code, add_months(obs.period_start, -12))))
+    previous = _complete(measured.quarters.get((obs.area_code, add_months(obs.period_start, -3))))
+    rolling, before = _rolling(indicator, measured.months, obs)
+    series = _spc(indicator, measured.months, obs, target, ctx.spc_rules)
+    status, reason, comparator = _status(indicator, measured, ctx, obs, plan, target)
+    return Evaluation(
+        indicator_id=indicator.id,
+        area_code=obs.area_code,
+        period_start=obs.period_start,
+        status=status,
+        reason=reason,
+        value=obs.value,
+        months_loaded=obs.months_loaded,
+        previous_quarter=previous.value if previous else None,
+        last_year=last_year.value if last_year else None,
+        rolling_12=rolling,
+        previous_rolling_12=before,
+        rest_of_force=_rest_of_force(indicator, measured.quarters, ctx.force_code, obs),
+        comparator=comparator,
+        plan_id=plan.id if plan else None,
+        target_form=target.form if target else None,
+        spc_variation=series.variation if series else "not_enough_data",
+        spc_assurance=series.assurance if series else "not_enough_data",
+        spc_text=describe(series) if series else "no monthly series for SPC",
     )
-    worse_by = change if indicator.polarity == "lower_is_better" else -change
-    if indicator.polarity == "neutral" or worse_by <= 0:
-        return Status.GREEN, text
-    unit = "%" if target.tolerance_unit == "percent" else " points"
-    tolerance = f"{target.amber_tolerance:g}{unit}"
-    if worse_by <= target.amber_tolerance:
-        return Status.AMBER, f"{text}, within the {tolerance} tolerance"
-    return Status.RED, f"{text}, beyond the {tolerance} tolerance"
 
 
-def _direction_word(indicator: Indicator, change: float) -> str:
-    if indicator.unit == "count":
-        return "more" if change > 0 else "fewer"
-    return "higher" if change > 0 else "lower"
+def _complete(obs: Observation | None) -> Observation | None:
+    return obs if obs is not None and obs.months_loaded == 3 else None
+
+
+def _status(
+    indicator: Indicator,
+    measured: Measured,
+    ctx: Context,
+    obs: Observation,
+    plan: Plan | None,
+    target: Target | None,
+) -> tuple[Status, str, float | None]:
+    if obs.period_start in ctx.withheld:
+        return Status.WITHHELD, f"withheld: {ctx.withheld[obs.period_start]}", None
+    if obs.months_loaded < 3:
+        last = month_label(add_months(obs.period_start, obs.months_loaded - 1))
+        return (
+            Status.INCOMPLETE,
+            f"only {obs.months_loaded} of 3 months loaded (to {last}); "
+            "judged when the quarter is complete",
+            None,
+        )
+    if plan is None:
+        return Status.NOT_EVALUATED, "no Police and Crime Plan in force for this quarter", None
+    if target is None:
+        return Status.NOT_EVALUATED, f"monitoring only: {plan.name} sets no target", None
+    held = _comparison_withheld(target, obs.period_start, ctx.withheld)
+    if held:
+        return Status.WITHHELD, held, None
+    if obs.value is None:
+        return Status.NOT_EVALUATED, "no figure: nothing to divide by", None
+    comparators = _comparators(measured, ctx.force_code, indicator, obs, target)
+    found = judge(indicator, target, obs.value, comparators)
+    return found.status, found.reason, found.comparator
+
+
+def _comparison_withheld(
+    target: Target, start: dt.date, withheld: Mapping[dt.date, str]
+) -> str | None:
+    other = None
+    if isinstance(target, SamePeriodLastYear):
+        other = add_months(start, -12)
+    elif isinstance(target, BaselineChange):
+        other = _baseline_quarter(target, start)
+    if other is None or other not in withheld:
+        return None
+    return f"withheld: {quarter_label(other)}, the comparison quarter: {withheld[other]}"
+
+
+def _baseline_quarter(target: BaselineChange, start: dt.date) -> dt.date:
+    """The same quarter in the baseline financial year (Q4 falls in the following January)."""
+    year = target.baseline_year + (1 if start.month < 4 else 0)
+    return dt.date(year, start.month, 1)
+
+
+def _comparators(
+    measured: Measured, force: str, indicator: Indicator, obs: Observation, target: Target
+) -> Comparators:
+    last_start = add_months(obs.period_start, -12)
+    last = _complete(measured.quarters.get((obs.area_code, last_start)))
+    baseline_start = _baseline_quarter(target, obs.period_start) if isinstance(
+        target, BaselineChange
+    ) else None
+    baseline = (
+        _complete(measured.quarters.get((obs.area_code, baseline_start)))
+        if baseline_start
+        else None
+    )
+    return Comparators(
+        period=quarter_label(obs.period_start),
+        last_year=last.value if last else None,
+        last_year_period=quarter_label(last_start),
+        baseline=baseline.value if baseline else None,
+        baseline_period=quarter_label(baseline_start) if baseline_start else None,
+        rest_of_force=_rest_of_force(indicator, measured.quarters, force, obs),
+    )
+
+
+def _rest_of_force(
+    indicator: Indicator, quarters: Mapping[Key, Observation], force: str, obs: Observation
+) -> float | None:
+    """The force without this area: only meaningful for rates and rates per head."""
+    force_obs = quarters.get((force, obs.period_start))
+    if obs.area_code == force or force_obs is None or indicator.unit not in ("rate", "per_1000"):
+        return None
+    if force_obs.denominator is None or obs.denominator is None:
+        return None
+    denominator = force_obs.denominator - obs.denominator
+    return (force_obs.numerator - obs.numerator) / denominator if denominator > 0 else None
+
+
+def _months_to(obs: Observation) -> dt.date:
+    return add_months(obs.period_start, max(obs.months_loaded, 1) - 1)
+
+
+def _rolling(
+    indicator: Indicator, months: Mapping[Key, Observation], obs: Observation
+) -> tuple[float | None, float | None]:
+    """The 12 months to the quarter's last month, and the 12 before: both need every month."""
+    end = _months_to(obs)
+    window = [months.get((obs.area_code, add_months(end, -i))) for i in range(24)]
+    if any(m is None for m in window):
+        return None, None
+    present = [m for m in window if m is not None]
+    return _pooled(indicator, present[:12]), _pooled(indicator, present[12:])
+
+
+def _pooled(indicator: Indicator, window: list[Observation]) -> float | None:
+    numerator = sum(m.numerator for m in window)
+    if indicator.unit not in ("rate", "per_1000"):
+        return numerator
+    denominators = [m.denominator or 0.0 for m in window]
+    denominator = sum(denominators)
+    if indicator.denominator == "stock":
+        denominator /= len(denominators)
+    return numerator / denominator if denominator else None
+
+
+def _spc(
+    indicator: Indicator,
+    months: Mapping[Key, Observation],
+    obs: Observation,
+    target: Target | None,
+    rules: SpcRules,
+) -> SpcResult | None:
+    """SPC on the latest unbroken run of months up to the quarter's last loaded month."""
+    values: list[float] = []
+    month = _months_to(obs)
+    while (found := months.get((obs.area_code, month))) is not None and found.value is not None:
+        values.append(found.value)
+        month = add_months(month, -1)
+    if not values:
+        return None
+    direction = {"higher_is_better": "increase", "lower_is_better": "decrease"}.get(
+        indicator.polarity, "neutral"
+    )
+    level = None
+    if isinstance(target, Threshold):
+        level = target.at_least if target.at_least is not None else target.at_most
+    return spc(values[::-1], direction=direction, target=level, rules=rules)  # type: ignore[arg-type]

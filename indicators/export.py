@@ -22,6 +22,16 @@ COLUMNS = (
     "denominator",
     "status",
     "reason",
+    "previous_quarter",
+    "last_year",
+    "rolling_12",
+    "previous_rolling_12",
+    "rest_of_force",
+    "plan_id",
+    "target_form",
+    "spc_variation",
+    "spc_assurance",
+    "spc_text",
 )
 
 
@@ -30,7 +40,9 @@ def export_observations(db: Database, out: TextIO) -> int:
     rows = db.rows(
         """
         SELECT o.indicator_id, o.area_code, a.area_name, o.period_start, o.months_loaded,
-               o.value, o.numerator, o.denominator, e.status, e.reason
+               o.value, o.numerator, o.denominator, e.status, e.reason, e.previous_quarter,
+               e.last_year, e.rolling_12, e.previous_rolling_12, e.rest_of_force, e.plan_id,
+               e.target_form, e.spc_variation, e.spc_assurance, e.spc_text
         FROM observations o
         JOIN areas a USING (area_code)
         LEFT JOIN evaluations e USING (indicator_id, area_code, period_start)
@@ -40,20 +52,17 @@ def export_observations(db: Database, out: TextIO) -> int:
     )
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for indicator, code, name, start, months, value, num, den, status, reason in rows:
+    for indicator, code, name, start, months, *rest in rows:
         writer.writerow(
-            [
-                indicator,
-                code,
-                name,
-                quarter_label(start),
-                start.isoformat(),
-                months,
-                "" if value is None else f"{value:.6g}",
-                f"{num:g}",
-                "" if den is None else f"{den:g}",
-                status or "",
-                reason or "",
-            ]
+            [indicator, code, name, quarter_label(start), start.isoformat(), months]
+            + [_cell(item) for item in rest]
         )
     return len(rows)
+
+
+def _cell(item: object) -> str:
+    if item is None:
+        return ""
+    if isinstance(item, float):
+        return f"{item:.10g}"
+    return str(item)

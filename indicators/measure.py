@@ -14,19 +14,19 @@ from collections import defaultdict
 from importlib import resources
 
 from indicators.definitions import Indicator
-from indicators.evaluate import Evaluation, Observation
+from indicators.evaluate import Evaluation, Measured, Observation
 from pipelines.db import Database
 from safer.periods import month_label, quarter_start
 
 __all__ = [
     "load_outcome_groups",
+    "load_population",
     "measure",
     "outcome_labels",
     "store_evaluations",
     "withheld_quarters",
 ]
 
-Observations = dict[tuple[str, dt.date], Observation]
 
 
 def _outcome_rows() -> list[dict[str, str]]:
@@ -39,6 +39,18 @@ def outcome_labels() -> tuple[str, ...]:
     return tuple(row["label"] for row in _outcome_rows())
 
 
+def load_population(db: Database) -> None:
+    """Replace ``la_population`` with the bundled estimates (idempotent)."""
+    text = (resources.files("indicators") / "data" / "la_population.csv").read_text("utf-8")
+    rows = [
+        (r["la_code"], r["la_name"], r["financial_year"], int(r["population"]))
+        for r in csv.DictReader(text.splitlines())
+    ]
+    with db.transaction():
+        db.execute("DELETE FROM la_population")
+        db.executemany("INSERT INTO la_population VALUES (?, ?, ?, ?)", rows)
+
+
 def load_outcome_groups(db: Database) -> None:
     """Replace ``outcome_groups`` with the bundled mapping (idempotent)."""
     rows = [(r["label"], r["group"], r["positive"] == "true") for r in _outcome_rows()]
@@ -47,8 +59,8 @@ def load_outcome_groups(db: Database) -> None:
         db.executemany("INSERT INTO outcome_groups VALUES (?, ?, ?)", rows)
 
 
-def measure(db: Database, indicator: Indicator, pfa_code: str) -> Observations:
-    """Store the indicator's observations; returns its quarterly ones keyed by area and quarter.
+def measure(db: Database, indicator: Indicator, pfa_code: str) -> Measured:
+    """Store the indicator's observations; returns them keyed by area and period start.
 
     A broken query raises DatabaseError; the caller marks the indicator not evaluated and
     carries on with the others.
@@ -56,18 +68,19 @@ def measure(db: Database, indicator: Indicator, pfa_code: str) -> Observations:
     with db.transaction():
         db.execute("DELETE FROM observations WHERE indicator_id = ?", [indicator.id])
         db.execute(f"CREATE OR REPLACE TEMP TABLE measured AS {indicator.sql}")
-        db.execute(_MONTHLY, [indicator.id, pfa_code, indicator.source, indicator.unit])
-        db.execute(_QUARTERLY, [indicator.id])
+        has_denominator = indicator.unit in ("rate", "per_1000")
+        db.execute(_MONTHLY, [indicator.id, pfa_code, indicator.source, has_denominator])
+        db.execute(_QUARTERLY, [indicator.id, indicator.denominator])
         db.execute("DROP TABLE measured")
     rows = db.rows(
-        "SELECT area_code, period_start, months_loaded, numerator, denominator FROM observations "
-        "WHERE indicator_id = ? AND grain = 'quarter'",
+        "SELECT grain, area_code, period_start, months_loaded, numerator, denominator "
+        "FROM observations WHERE indicator_id = ?",
         [indicator.id],
     )
-    return {
-        (area, start): Observation(indicator.id, area, start, months, num, den)
-        for area, start, months, num, den in rows
-    }
+    found: dict[str, Observations] = {"month": {}, "quarter": {}}
+    for grain, area, start, months, num, den in rows:
+        found[grain][(area, start)] = Observation(indicator.id, area, start, months, num, den)
+    return Measured(quarters=found["quarter"], months=found["month"])
 
 
 # Every CSP of the force × every loaded month, zero-filled, then the force as their sum.
@@ -79,7 +92,7 @@ WITH grid AS (
     WHERE a.area_type = 'csp' AND a.pfa_code = $2 AND p.source = $3
 ), csp AS (
     SELECT g.area_code, g.month, coalesce(m.numerator, 0) AS numerator,
-           CASE WHEN $4 = 'rate' THEN coalesce(m.denominator, 0) END AS denominator
+           CASE WHEN $4 THEN coalesce(m.denominator, 0) END AS denominator
     FROM grid g LEFT JOIN measured m ON m.area_code = g.area_code AND m.month = g.month
 ), everything AS (
     SELECT * FROM csp
@@ -93,16 +106,22 @@ SELECT $1, area_code, 'month', month, 1,
 FROM everything
 """
 
+# A stock denominator (residents) is averaged over the quarter's months, not added up.
 _QUARTERLY = """
 INSERT INTO observations
-SELECT indicator_id, area_code, 'quarter', date_trunc('quarter', period_start)::DATE,
-       count(*)::INTEGER,
-       CASE WHEN bool_and(denominator IS NULL) THEN sum(numerator)
-            WHEN sum(denominator) > 0 THEN sum(numerator) / sum(denominator) END,
-       sum(numerator), sum(denominator)
-FROM observations
-WHERE indicator_id = $1 AND grain = 'month'
-GROUP BY ALL
+WITH q AS (
+    SELECT indicator_id, area_code, date_trunc('quarter', period_start)::DATE AS quarter,
+           count(*)::INTEGER AS months, sum(numerator) AS numerator,
+           CASE WHEN $2 = 'stock' THEN avg(denominator) ELSE sum(denominator) END AS denominator
+    FROM observations
+    WHERE indicator_id = $1 AND grain = 'month'
+    GROUP BY ALL
+)
+SELECT indicator_id, area_code, 'quarter', quarter, months,
+       CASE WHEN denominator IS NULL THEN numerator
+            WHEN denominator > 0 THEN numerator / denominator END,
+       numerator, denominator
+FROM q
 """
 
 
@@ -129,22 +148,62 @@ def withheld_quarters(db: Database, source: str) -> dict[dt.date, str]:
     return {start: "; ".join(items) for start, items in reasons.items()}
 
 
-def store_evaluations(db: Database, indicator_id: str, evaluations: list[Evaluation]) -> None:
+_EVALUATION_COLUMNS = (
+    "indicator_id",
+    "area_code",
+    "period_start",
+    "status",
+    "reason",
+    "value",
+    "months_loaded",
+    "previous_quarter",
+    "last_year",
+    "rolling_12",
+    "previous_rolling_12",
+    "rest_of_force",
+    "comparator",
+    "plan_id",
+    "target_form",
+    "spc_variation",
+    "spc_assurance",
+    "spc_text",
+)
+
+
+def _evaluation_row(e: Evaluation) -> tuple[object, ...]:
+    return tuple(
+        getattr(e, name).value if name == "status" else getattr(e, name)
+        for name in _EVALUATION_COLUMNS
+    )
+
+
+def store_evaluations(
+    db: Database, indicator_id: str, evaluations: list[Evaluation], run_id: str
+) -> int:
+    """Replace the indicator's evaluations; a changed or new one is logged under ``run_id``.
+
+    An evaluation identical to the stored one keeps the run that first produced it, so a
+    re-run with nothing new leaves the database exactly as it was. Returns how many changed.
+    """
+    columns = ", ".join(_EVALUATION_COLUMNS)
+    stored = {
+        row[:3]: (row[:-1], row[-1])
+        for row in db.rows(
+            f"SELECT {columns}, run_id FROM evaluations WHERE indicator_id = ?", [indicator_id]
+        )
+    }
+    rows, changed = [], []
+    for evaluation in evaluations:
+        row = _evaluation_row(evaluation)
+        before = stored.get(row[:3])
+        if before is not None and before[0] == row:
+            rows.append((*row, before[1]))
+        else:
+            rows.append((*row, run_id))
+            changed.append((*row, run_id))
+    marks = ", ".join("?" * (len(_EVALUATION_COLUMNS) + 1))
     with db.transaction():
         db.execute("DELETE FROM evaluations WHERE indicator_id = ?", [indicator_id])
-        db.executemany(
-            "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    e.indicator_id,
-                    e.area_code,
-                    e.period_start,
-                    e.status.value,
-                    e.value,
-                    e.comparator_value,
-                    e.comparator_period,
-                    e.reason,
-                )
-                for e in evaluations
-            ],
-        )
+        db.executemany(f"INSERT INTO evaluations ({columns}, run_id) VALUES ({marks})", rows)
+        db.executemany(f"INSERT INTO evaluation_log ({columns}, run_id) VALUES ({marks})", changed)
+    return len(changed)

@@ -102,11 +102,25 @@ class SourcesConfig(_Frozen):
     police_uk_street: PoliceUkStreetConfig = PoliceUkStreetConfig()
 
 
+class SpcConfig(_Frozen):
+    """Statistical process control rules (domain-research.md §1; NHSE MDC SQL v2.6 defaults)."""
+
+    shift_points: Annotated[int, Field(ge=6, le=8)] = 6
+    trend_points: Annotated[int, Field(ge=6, le=8)] = 6
+    two_of_three: bool = True
+    screen_moving_ranges: bool = False
+    minimum_points: Annotated[int, Field(ge=2)] = 12
+    """Points needed before limits are shown. 12 is NHSE's per-partition minimum and the
+    NHSRplotthedots guidance ("12 or more points"); NHSE's whole-chart default is 13."""
+    baseline_points: Annotated[int, Field(ge=2)] | None = None
+
+
 class IndicatorsConfig(_Frozen):
-    plan: Path | None = None
-    """A plan file; the bundled Cheshire plan when omitted."""
+    plans_dir: Path | None = None
+    """A folder of plan files; the bundled Cheshire plans when omitted."""
     catalogue_dir: Path | None = None
     """A folder of catalogue YAML files; the bundled catalogue when omitted."""
+    spc: SpcConfig = SpcConfig()
 
 
 class Recipient(_Frozen):
@@ -146,7 +160,7 @@ class Settings(_Frozen):
         base_url = self.sources.police_uk_street.base_url
         if "://" not in base_url:
             base_url = str(fix(Path(base_url)))
-        plan = self.indicators.plan
+        plans = self.indicators.plans_dir
         catalogue = self.indicators.catalogue_dir
         return self.model_copy(
             update={
@@ -159,9 +173,11 @@ class Settings(_Frozen):
                         update={"base_url": base_url}
                     )
                 ),
-                "indicators": IndicatorsConfig(
-                    plan=fix(plan) if plan else None,
-                    catalogue_dir=fix(catalogue) if catalogue else None,
+                "indicators": self.indicators.model_copy(
+                    update={
+                        "plans_dir": fix(plans) if plans else None,
+                        "catalogue_dir": fix(catalogue) if catalogue else None,
+                    }
                 ),
             }
         )

@@ -16,15 +16,17 @@ from enum import IntEnum
 
 from alerts.deliver import Delivery, deliver
 from alerts.send import send_message
-from indicators.definitions import Catalogue, Plan, load_catalogue, load_plan
-from indicators.evaluate import Evaluation, Status, evaluate
+from indicators.definitions import Catalogue, Plan, load_catalogue, load_plans
+from indicators.evaluate import Context, Evaluation, Status, evaluate
 from indicators.measure import (
     load_outcome_groups,
+    load_population,
     measure,
     outcome_labels,
     store_evaluations,
     withheld_quarters,
 )
+from indicators.spc import SpcRules
 from pipelines.areas import force_areas, load_lookup
 from pipelines.db import Database, DatabaseError, connect
 from pipelines.police_uk import SOURCE, MonthOutcome, sync_street
@@ -65,11 +67,11 @@ class RunReport:
 def run(settings: Settings, as_of: dt.date, clock: Clock) -> RunReport:
     """Run every stage once; raises ConfigError for a bad catalogue or plan before any work."""
     catalogue = load_catalogue(settings.indicators.catalogue_dir)
-    plan = load_plan(settings.indicators.plan, catalogue)
+    plans = load_plans(settings.indicators.plans_dir, catalogue)
     run_id = f"{clock():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with connect(settings.database.path) as db:
         db.execute("INSERT INTO runs VALUES (?, ?, ?, NULL, NULL)", [run_id, as_of, clock()])
-        report = _run_stages(db, settings, catalogue, plan, run_id, as_of, clock)
+        report = _run_stages(db, settings, catalogue, plans, run_id, as_of, clock)
         db.execute(
             "UPDATE runs SET finished_at = ?, exit_code = ? WHERE run_id = ?",
             [clock(), int(report.exit_code), run_id],
@@ -81,7 +83,7 @@ def _run_stages(
     db: Database,
     settings: Settings,
     catalogue: Catalogue,
-    plan: Plan,
+    plans: tuple[Plan, ...],
     run_id: str,
     as_of: dt.date,
     clock: Clock,
@@ -90,13 +92,14 @@ def _run_stages(
     areas = force_areas(db, settings.force.pfa_code)
     logger.info("areas: %s", ", ".join(a.name for a in areas))
     load_outcome_groups(db)
+    load_population(db)
     months = sync_street(db, settings, run_id, as_of, outcome_labels(), clock)
     for month in months:
         _unit(db, run_id, f"{SOURCE} {month_label(month.period)}", month.outcome, month.message)
-    evaluations = _evaluate_all(db, settings, catalogue, plan, run_id)
+    evaluations = _evaluate_all(db, settings, catalogue, plans, run_id)
     notes = _data_notes(db, months)
     delivery = deliver(
-        db, settings, catalogue, plan, evaluations, notes, clock(), _sender(settings)
+        db, settings, catalogue, plans, evaluations, notes, clock(), _sender(settings)
     )
     problems = []
     if any(m.outcome == "failed" for m in months):
@@ -109,24 +112,31 @@ def _run_stages(
 
 
 def _evaluate_all(
-    db: Database, settings: Settings, catalogue: Catalogue, plan: Plan, run_id: str
+    db: Database, settings: Settings, catalogue: Catalogue, plans: tuple[Plan, ...], run_id: str
 ) -> list[Evaluation]:
-    targets = {target.indicator: target for _, target in plan.targets()}
     found: list[Evaluation] = []
     for indicator in catalogue.indicators:
+        if indicator.sql is None:
+            _unit(db, run_id, f"indicator {indicator.id}", "no_source", indicator.source_label)
+            continue
         try:
-            observations = measure(db, indicator, settings.force.pfa_code)
+            measured = measure(db, indicator, settings.force.pfa_code)
         except DatabaseError as exc:
             # One broken query must not stop the other indicators or the digest.
             logger.error("indicator %s: query failed: %s", indicator.id, exc)
             _unit(db, run_id, f"indicator {indicator.id}", "failed", str(exc))
             continue
-        withheld = withheld_quarters(db, indicator.source)
-        evaluations = evaluate(indicator, targets.get(indicator.id), observations, withheld)
-        store_evaluations(db, indicator.id, evaluations)
+        context = Context(
+            plans=plans,
+            force_code=settings.force.pfa_code,
+            withheld=withheld_quarters(db, indicator.source),
+            spc_rules=SpcRules(**settings.indicators.spc.model_dump()),
+        )
+        evaluations = evaluate(indicator, measured, context)
+        changed = store_evaluations(db, indicator.id, evaluations, run_id)
         counts = {s: sum(1 for e in evaluations if e.status is s) for s in Status}
         summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
-        _unit(db, run_id, f"indicator {indicator.id}", "evaluated", summary)
+        _unit(db, run_id, f"indicator {indicator.id}", "evaluated", f"{summary}; {changed} changed")
         found += evaluations
     return found
 

@@ -54,7 +54,7 @@ def test_minimal_file_loads_with_defaults_resolved_against_config_dir(tmp_path: 
     assert settings.paths.outbox_dir == base / "outbox"
     assert settings.sources.police_uk_street.base_url == "https://data.police.uk/data"
     assert settings.sources.police_uk_street.months == ("2025-01:",)
-    assert settings.indicators.plan is None
+    assert settings.indicators.plans_dir is None
     assert settings.indicators.catalogue_dir is None
     assert settings.recipients == ()
     assert settings.smtp is None
@@ -80,7 +80,7 @@ retries = 5
 max_bytes = 1000000
 
 [indicators]
-plan = "plans/cheshire.yaml"
+plans_dir = "plans"
 catalogue_dir = "catalogue"
 
 [[recipients]]
@@ -114,7 +114,7 @@ sender = "safer@example.org"
     assert street.retries == 5
     assert street.max_bytes == 1_000_000
     assert street.min_rows == 100  # unset fields keep their defaults
-    assert settings.indicators.plan == base / "plans" / "cheshire.yaml"
+    assert settings.indicators.plans_dir == base / "plans"
     assert settings.indicators.catalogue_dir == base / "catalogue"
     assert [r.email for r in settings.recipients] == ["analyst@example.org", "csp@example.org"]
     assert settings.recipients[0].areas == ("all",)
@@ -132,7 +132,7 @@ def test_relative_paths_follow_the_config_dir_not_the_working_dir(
 ) -> None:
     config_dir = tmp_path / "etc" / "safer"
     config_dir.mkdir(parents=True)
-    write(config_dir, FORCE + '\n[indicators]\nplan = "plan.yaml"\n')
+    write(config_dir, FORCE + '\n[indicators]\nplans_dir = "plans"\n')
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -142,7 +142,7 @@ def test_relative_paths_follow_the_config_dir_not_the_working_dir(
     base = config_dir.resolve()
     assert settings.database.path == base / "var" / "safer.duckdb"
     assert settings.database.path.is_absolute()
-    assert settings.indicators.plan == base / "plan.yaml"
+    assert settings.indicators.plans_dir == base / "plans"
     assert settings.paths.outbox_dir == base / "outbox"
 
 

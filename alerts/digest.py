@@ -225,7 +225,8 @@ def _sections(
         ids = [t.indicator for t in priority.targets]
         placed.update(ids)
         blocks = [_block(catalogue.get(i), wanted, items, area_names) for i in ids]
-        sections.append(Section(priority.name, tuple(blocks)))
+        if blocks:  # a priority with no indicator of ours is not a section
+            sections.append(Section(priority.name, tuple(blocks)))
     rest = [i for i in catalogue.indicators if i.id not in placed]
     if rest:
         blocks = [_block(i, wanted, items, area_names) for i in rest]

@@ -16,13 +16,13 @@ import pytest
 from alerts.deliver import reporting_evaluations
 from alerts.digest import build_digest
 from alerts.render import render_digest
-from indicators.definitions import load_catalogue, load_plan
+from indicators.definitions import load_catalogue, load_plans
 from indicators.evaluate import Evaluation, Status
 from safer.config import Recipient
 
 GOLDEN = Path(__file__).parent / "golden"
 CATALOGUE = load_catalogue()
-PLAN = load_plan(None, CATALOGUE)
+PLANS = load_plans(None, CATALOGUE)
 AREAS = {
     "E23000006": "Cheshire",
     "E22000354": "Cheshire East",
@@ -34,8 +34,18 @@ HALTON = Recipient(name="Halton CSP", email="halton@example.org", areas=("E22000
 
 
 def _e(indicator: str, area: str, start: dt.date, status: Status, value: float) -> Evaluation:
-    last = dt.date(start.year - 1, start.month, 1)
-    return Evaluation(indicator, area, start, status, value, value * 0.9, last, f"reason {status}")
+    return Evaluation(
+        indicator,
+        area,
+        start,
+        status,
+        f"reason {status}",
+        value,
+        previous_quarter=value * 1.1,
+        last_year=value * 0.9,
+        spc_variation="common_cause",
+        spc_text="common cause variation",
+    )
 
 
 EVALUATIONS = [
@@ -53,7 +63,7 @@ NOTES = ["Withheld: the 2025-11 file (x.csv) failed its checks (month_is_file_mo
 
 
 def _digest(recipient: Recipient = LEAD, notified: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
-    return build_digest(recipient, CATALOGUE, PLAN, AREAS, EVALUATIONS, notified or {}, NOTES)
+    return build_digest(recipient, CATALOGUE, PLANS, AREAS, EVALUATIONS, notified or {}, NOTES)
 
 
 def _golden(name: str, text: str) -> None:
@@ -78,7 +88,11 @@ def test_the_text_part_carries_every_fact_and_matches_the_golden_file() -> None:
     assert "- WITHHELD: Positive-outcome rate, Halton, 2025/26 Q3. Reason withheld." in text
     assert "22.0%" not in text, "a withheld figure is never shown as a number"
     assert NOTES[0] in text
-    assert "- Halton, 2025/26 Q4: 80 (same quarter last year: 72) — QUARTER INCOMPLETE" in text
+    assert (
+        "- Halton, 2025/26 Q4: 80 (vs previous quarter −9.1%; vs same quarter last year +11.1%)"
+        " — QUARTER INCOMPLETE: reason incomplete. SPC: common cause variation." in text
+    )
+    assert "- Not shown: no source configured yet (police.uk 999 call answering data)." in text
     _golden("digest.txt", text)
 
 
@@ -94,10 +108,8 @@ def test_the_html_part_is_built_for_outlook_and_matches_the_golden_file() -> Non
 
 
 def test_html_escapes_text_from_data() -> None:
-    evaluation = Evaluation(
-        "asb_incidents", "E23000006", Q3, Status.RED, 1, None, None, "<b>bold</b> & co"
-    )
-    digest = build_digest(LEAD, CATALOGUE, PLAN, AREAS, [evaluation], {}, [])
+    evaluation = Evaluation("asb_incidents", "E23000006", Q3, Status.RED, "<b>bold</b> & co", 1)
+    digest = build_digest(LEAD, CATALOGUE, PLANS, AREAS, [evaluation], {}, [])
     assert digest is not None
     _, text, html = render_digest(digest)
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in html
@@ -107,7 +119,7 @@ def test_html_escapes_text_from_data() -> None:
 def test_a_recipient_gets_only_their_areas() -> None:
     digest = _digest(HALTON)
     assert digest is not None
-    areas = {item.area for s in digest.sections for _, rows in s.indicators for item in rows}
+    areas = {item.area for s in digest.sections for b in s.blocks for item in b.rows}
     assert areas == {"Halton"}
 
 

@@ -1,4 +1,4 @@
-"""The evaluation core: pure and table-driven."""
+"""The evaluation core: statuses, comparisons and the plan in force. Pure and table-driven."""
 
 from __future__ import annotations
 
@@ -6,90 +6,134 @@ import datetime as dt
 
 import pytest
 
-from indicators.definitions import Indicator, Target, load_catalogue, load_plan
-from indicators.evaluate import Observation, Status, evaluate
+from indicators.definitions import Indicator, load_catalogue, load_plans
+from indicators.evaluate import Context, Evaluation, Measured, Observation, Status, evaluate
+from safer.periods import add_months
 
 CATALOGUE = load_catalogue()
+PLANS = load_plans(None, CATALOGUE)
 ASB = CATALOGUE.get("asb_incidents")
-RATE = CATALOGUE.get("positive_outcome_rate")
-TARGETS = {t.indicator: t for _, t in load_plan(None, CATALOGUE).targets()}
-Q4_24 = dt.date(2025, 1, 1)  # 2024/25 Q4
-Q4_23 = dt.date(2024, 1, 1)  # 2023/24 Q4
+PER_1000 = CATALOGUE.get("asb_per_1000")
+FORCE, CSP = "E23000006", "E22000023"
+Q4_24 = dt.date(2025, 1, 1)  # 2024/25 Q4, under the 2024-28 plan
+Q4_23 = dt.date(2024, 1, 1)  # 2023/24 Q4, under the 2021-24 plan
+
+
+def _measured(
+    indicator: Indicator,
+    quarters: dict[tuple[str, dt.date], tuple[float, float | None, int]],
+) -> Measured:
+    """Quarters from (numerator, denominator, months loaded); months spread evenly."""
+    q = {
+        key: Observation(indicator.id, key[0], key[1], months, num, den)
+        for key, (num, den, months) in quarters.items()
+    }
+    m = {}
+    for (area, start), (num, den, months) in quarters.items():
+        for i in range(months):
+            month = add_months(start, i)
+            m[(area, month)] = Observation(
+                indicator.id, area, month, 1, num / months, None if den is None else den
+            )
+    return Measured(quarters=q, months=m)
 
 
 def _one(
     indicator: Indicator,
-    now: tuple[float, float | None, int],
-    last: tuple[float, float | None, int] | None,
+    quarters: dict[tuple[str, dt.date], tuple[float, float | None, int]],
     withheld: dict[dt.date, str] | None = None,
-    target: Target | None = None,
-) -> tuple[Status, str]:
-    observations = {("A", Q4_24): Observation(indicator.id, "A", Q4_24, now[2], now[0], now[1])}
-    if last:
-        observations[("A", Q4_23)] = Observation(
-            indicator.id, "A", Q4_23, last[2], last[0], last[1]
-        )
-    found = evaluate(indicator, target or TARGETS[indicator.id], observations, withheld or {})
-    result = next(e for e in found if e.period_start == Q4_24)
-    return result.status, result.reason
+    area: str = FORCE,
+    start: dt.date = Q4_24,
+) -> Evaluation:
+    ctx = Context(plans=PLANS, force_code=FORCE, withheld=withheld or {})
+    found = evaluate(indicator, _measured(indicator, quarters), ctx)
+    return next(e for e in found if (e.area_code, e.period_start) == (area, start))
 
 
-@pytest.mark.parametrize(
-    ("now", "last", "status", "reason"),
-    [
-        (90, 100, Status.GREEN, "10.0% fewer than 100 in 2023/24 Q4"),
-        (100, 100, Status.GREEN, "the same as 100 in 2023/24 Q4"),
-        (105, 100, Status.AMBER, "5.0% more than 100 in 2023/24 Q4, within the 5% tolerance"),
-        (106, 100, Status.RED, "6.0% more than 100 in 2023/24 Q4, beyond the 5% tolerance"),
-        (3, 0, Status.RED, "3 against none in 2023/24 Q4, beyond the 5% tolerance"),
-    ],
-)
-def test_asb_is_judged_against_the_same_quarter_last_year(
-    now: float, last: float, status: Status, reason: str
-) -> None:
-    assert _one(ASB, (now, None, 3), (last, None, 3)) == (status, reason)
+def test_it_judges_against_the_plan_in_force_for_the_quarter() -> None:
+    found = _one(ASB, {(FORCE, Q4_24): (90, None, 3), (FORCE, Q4_23): (100, None, 3)})
+    assert found.status is Status.GREEN
+    assert found.plan_id == "cheshire-pcp-2024-28" and found.target_form == "same_period_last_year"
+    assert found.reason == (
+        "fell 10.0% on the same quarter last year (100 in 2023/24 Q4) — better than plan"
+    )
+    earlier = _one(ASB, {(FORCE, Q4_23): (100, None, 3)}, start=Q4_23)
+    assert earlier.plan_id == "cheshire-pcp-2021-24"
 
 
-@pytest.mark.parametrize(
-    ("now", "last", "status", "reason"),
-    [
-        (21, 20, Status.GREEN, "1.0 points higher than 20.0% in 2023/24 Q4"),
-        (19, 20, Status.AMBER, "1.0 points lower than 20.0% in 2023/24 Q4, within the 1 points"),
-        (18.9, 20, Status.RED, "1.1 points lower than 20.0% in 2023/24 Q4, beyond the 1 points"),
-    ],
-)
-def test_the_outcome_rate_is_judged_in_percentage_points(
-    now: float, last: float, status: Status, reason: str
-) -> None:
-    found = _one(RATE, (now, 100, 3), (last, 100, 3))
-    assert found[0] is status
-    assert found[1].startswith(reason)
+def test_before_any_plan_nothing_is_judged() -> None:
+    start = dt.date(2019, 1, 1)
+    found = _one(ASB, {(FORCE, start): (100, None, 3)}, start=start)
+    assert found.status is Status.NOT_EVALUATED
+    assert found.reason == "no Police and Crime Plan in force for this quarter"
 
 
 def test_a_quarter_with_fewer_than_three_months_is_incomplete_not_judged() -> None:
-    status, reason = _one(ASB, (500, None, 2), (100, None, 3))
-    assert status is Status.INCOMPLETE
-    assert reason.startswith("only 2 of 3 months loaded (to 2025-02)")
+    found = _one(ASB, {(FORCE, Q4_24): (500, None, 2), (FORCE, Q4_23): (100, None, 3)})
+    assert found.status is Status.INCOMPLETE
+    assert found.reason.startswith("only 2 of 3 months loaded (to 2025-02)")
 
 
 def test_without_a_complete_comparator_it_is_not_evaluated() -> None:
-    assert _one(ASB, (90, None, 3), (100, None, 1))[0] is Status.NOT_EVALUATED
-    assert _one(ASB, (90, None, 3), None) == (
-        Status.NOT_EVALUATED,
-        "no complete figure for 2023/24 Q4 to compare with",
-    )
+    found = _one(ASB, {(FORCE, Q4_24): (90, None, 3), (FORCE, Q4_23): (100, None, 1)})
+    assert found.status is Status.NOT_EVALUATED
+    assert found.reason == "no complete figure in 2023/24 Q4 to compare with"
+    assert found.last_year is None
 
 
 def test_withheld_data_wins_over_every_other_status() -> None:
     reason = "the 2025-02 file failed its checks (month_is_file_month)"
-    status, text = _one(ASB, (90, None, 2), (100, None, 3), {Q4_24: reason})
-    assert (status, text) == (Status.WITHHELD, f"withheld: {reason}")
-    status, text = _one(ASB, (90, None, 3), (100, None, 3), {Q4_23: reason})
-    assert status is Status.WITHHELD and "2023/24 Q4, the comparison quarter" in text
+    data = {(FORCE, Q4_24): (90, None, 2), (FORCE, Q4_23): (100, None, 3)}
+    found = _one(ASB, data, {Q4_24: reason})
+    assert (found.status, found.reason) == (Status.WITHHELD, f"withheld: {reason}")
+    data[(FORCE, Q4_24)] = (90, None, 3)
+    found = _one(ASB, data, {Q4_23: reason})
+    assert found.status is Status.WITHHELD
+    assert "2023/24 Q4, the comparison quarter" in found.reason
 
 
-def test_a_rate_with_no_crimes_is_not_a_division_by_zero() -> None:
-    assert _one(RATE, (0, 0, 3), (1, 10, 3)) == (
-        Status.NOT_EVALUATED,
-        "no crimes recorded, so no rate",
-    )
+def test_comparisons_previous_quarter_last_year_and_rest_of_force() -> None:
+    q3 = dt.date(2024, 10, 1)
+    data = {
+        (FORCE, Q4_24): (300, 200, 3),
+        (CSP, Q4_24): (100, 40, 3),
+        (FORCE, q3): (280, 200, 3),
+        (CSP, Q4_23): (80, 40, 3),
+    }
+    found = _one(PER_1000, data, area=CSP)
+    assert found.value == pytest.approx(2.5)
+    assert found.last_year == pytest.approx(2.0)
+    assert found.rest_of_force == pytest.approx(200 / 160)
+    assert found.status is Status.RED  # 2.5 against 1.25 in the rest of the force
+    assert "against 1.25 per 1,000 in the rest of the force" in found.reason
+    force = _one(PER_1000, data)
+    assert force.previous_quarter == pytest.approx(1.4)
+    assert force.rest_of_force is None
+
+
+def test_rolling_twelve_months_needs_twenty_four_unbroken_months() -> None:
+    quarters = {}
+    for i in range(8):  # 2023/24 Q1 to 2024/25 Q4
+        quarters[(FORCE, add_months(dt.date(2023, 4, 1), 3 * i))] = (30.0 + 3 * (i >= 4), None, 3)
+    found = _one(ASB, quarters)
+    assert found.rolling_12 == pytest.approx(132) and found.previous_rolling_12 == 120
+    del quarters[(FORCE, dt.date(2023, 4, 1))]
+    assert _one(ASB, quarters).rolling_12 is None
+
+
+def test_spc_runs_on_the_monthly_series_and_says_so() -> None:
+    quarters = {
+        (FORCE, add_months(dt.date(2022, 4, 1), 3 * i)): (300.0, None, 3) for i in range(12)
+    }
+    found = _one(ASB, quarters)
+    assert found.spc_variation == "common_cause"
+    assert found.spc_text
+    short = _one(ASB, {(FORCE, Q4_24): (90, None, 3), (FORCE, Q4_23): (100, None, 3)})
+    assert short.spc_variation == "not_enough_data"
+
+
+def test_the_evaluations_cover_every_area_and_quarter_measured() -> None:
+    data = {(FORCE, Q4_24): (1, None, 3), (CSP, Q4_24): (1, None, 3), (CSP, Q4_23): (1, None, 3)}
+    ctx = Context(plans=PLANS, force_code=FORCE, withheld={})
+    found = evaluate(ASB, _measured(ASB, data), ctx)
+    assert [(e.area_code, e.period_start) for e in found] == sorted(data)

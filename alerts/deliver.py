@@ -67,7 +67,13 @@ def deliver(
     stored = []
     for recipient in settings.recipients:
         digest = build_digest(
-            recipient, catalogue, plans, area_names, reporting, _notified(db, recipient.email), notes
+            recipient,
+            catalogue,
+            plans,
+            area_names,
+            reporting,
+            _notified(db, recipient.email),
+            notes,
         )
         if digest is None:
             logger.info("digest for %s: nothing new", recipient.email)

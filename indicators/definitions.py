@@ -54,7 +54,8 @@ class Indicator(_Frozen):
     basis: str
     """One sentence saying what is counted, for the digest."""
     denominator: Literal["flow", "stock"] = "flow"
-    """``flow`` denominators add up over months (crimes); ``stock`` ones are averaged (residents)."""
+    """``flow`` denominators add up over months (crimes); ``stock`` ones are averaged
+    (residents)."""
     areas: tuple[Literal["force", "csp"], ...] = ("force", "csp")
     sql: str | None = None
     """Returns area_code (a CSP), month, numerator, denominator; None: no source configured yet."""
@@ -157,7 +158,9 @@ class Plan(_Frozen):
         return next((t for _, t in self.targets() if t.indicator == indicator_id), None)
 
     def covers(self, day: dt.date) -> bool:
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+        return self.effective_from <= day and (
+            self.effective_to is None or day <= self.effective_to
+        )
 
 
 def plan_for(plans: Iterable[Plan], day: dt.date) -> Plan | None:
@@ -232,7 +235,9 @@ def _check_plan(name: str, plan: Plan, catalogue: Catalogue) -> list[str]:
             if indicator is None:
                 problems.append(f"{key}.indicator: {target.indicator!r} is not in the catalogue")
             elif target.form == "rest_of_force" and indicator.unit == "count":
-                problems.append(f"{key}.form: a count cannot be compared with the rest of the force")
+                problems.append(
+                    f"{key}.form: a count cannot be compared with the rest of the force"
+                )
     if plan.effective_to is not None and plan.effective_to < plan.effective_from:
         problems.append(f"{name}: effective_to: ends before it starts")
     return problems

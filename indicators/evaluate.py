@@ -18,12 +18,13 @@ from indicators.definitions import (
     BaselineChange,
     Indicator,
     Plan,
+    RestOfForce,
     SamePeriodLastYear,
     Target,
     Threshold,
     plan_for,
 )
-from indicators.spc import SpcResult, SpcRules, describe, spc
+from indicators.spc import Direction, SpcResult, SpcRules, describe, spc
 from indicators.status import OFF_TRACK, Status
 from indicators.targets import Comparators, judge
 from safer.periods import add_months, month_label, quarter_label
@@ -164,6 +165,13 @@ def _status(
         return Status.NOT_EVALUATED, "no Police and Crime Plan in force for this quarter", None
     if target is None:
         return Status.NOT_EVALUATED, f"monitoring only: {plan.name} sets no target", None
+    if isinstance(target, RestOfForce) and obs.area_code == ctx.force_code:
+        return (
+            Status.NOT_EVALUATED,
+            "the plan compares each partnership with the rest of the force; "
+            "the force figure is shown for context",
+            None,
+        )
     held = _comparison_withheld(target, obs.period_start, ctx.withheld)
     if held:
         return Status.WITHHELD, held, None
@@ -198,9 +206,9 @@ def _comparators(
 ) -> Comparators:
     last_start = add_months(obs.period_start, -12)
     last = _complete(measured.quarters.get((obs.area_code, last_start)))
-    baseline_start = _baseline_quarter(target, obs.period_start) if isinstance(
-        target, BaselineChange
-    ) else None
+    baseline_start = (
+        _baseline_quarter(target, obs.period_start) if isinstance(target, BaselineChange) else None
+    )
     baseline = (
         _complete(measured.quarters.get((obs.area_code, baseline_start)))
         if baseline_start
@@ -271,10 +279,15 @@ def _spc(
         month = add_months(month, -1)
     if not values:
         return None
-    direction = {"higher_is_better": "increase", "lower_is_better": "decrease"}.get(
-        indicator.polarity, "neutral"
-    )
+    direction = _DIRECTIONS.get(indicator.polarity, "neutral")
     level = None
     if isinstance(target, Threshold):
         level = target.at_least if target.at_least is not None else target.at_most
-    return spc(values[::-1], direction=direction, target=level, rules=rules)  # type: ignore[arg-type]
+    return spc(values[::-1], direction=direction, target=level, rules=rules)
+
+
+# Polarity in the catalogue's words → the direction the SPC engine calls improvement.
+_DIRECTIONS: Mapping[str, Direction] = {
+    "higher_is_better": "increase",
+    "lower_is_better": "decrease",
+}

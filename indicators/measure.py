@@ -14,7 +14,7 @@ from collections import defaultdict
 from importlib import resources
 
 from indicators.definitions import Indicator
-from indicators.evaluate import Evaluation, Measured, Observation
+from indicators.evaluate import Evaluation, Key, Measured, Observation
 from pipelines.db import Database
 from safer.periods import month_label, quarter_start
 
@@ -26,7 +26,6 @@ __all__ = [
     "store_evaluations",
     "withheld_quarters",
 ]
-
 
 
 def _outcome_rows() -> list[dict[str, str]]:
@@ -77,7 +76,7 @@ def measure(db: Database, indicator: Indicator, pfa_code: str) -> Measured:
         "FROM observations WHERE indicator_id = ?",
         [indicator.id],
     )
-    found: dict[str, Observations] = {"month": {}, "quarter": {}}
+    found: dict[str, dict[Key, Observation]] = {"month": {}, "quarter": {}}
     for grain, area, start, months, num, den in rows:
         found[grain][(area, start)] = Observation(indicator.id, area, start, months, num, den)
     return Measured(quarters=found["quarter"], months=found["month"])

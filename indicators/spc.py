@@ -355,7 +355,7 @@ def describe(result: SpcResult, unit_label: str = "") -> str:
 def _describe_variation(result: SpcResult, unit_label: str) -> str:
     if result.variation == "not_enough_data":
         have = len(result.points) - result.partition_start
-        return f"not enough data for SPC ({have} of {result.rules.minimum_points} points)"
+        return f"not enough points yet ({have} of the {result.rules.minimum_points} needed)"
     if result.variation == "common_cause":
         return "common cause variation"
     kind, _, level = result.variation.partition("_")

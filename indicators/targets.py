@@ -93,7 +93,9 @@ def _relative(
     return Judgement(status, reason + band, comparator)
 
 
-def _baseline(indicator: Indicator, target: BaselineChange, value: float, c: Comparators) -> Judgement:
+def _baseline(
+    indicator: Indicator, target: BaselineChange, value: float, c: Comparators
+) -> Judgement:
     if c.baseline is None:
         where = f"for {c.baseline_period}" if c.baseline_period else "for the baseline year"
         return Judgement(Status.NOT_EVALUATED, f"no complete figure {where} to compare with", None)
@@ -104,7 +106,9 @@ def _baseline(indicator: Indicator, target: BaselineChange, value: float, c: Com
     moved = change(indicator, value, c.baseline)
     assert moved is not None
     aim = f"{abs(target.change_percent):g}% {'fewer' if target.change_percent < 0 else 'more'}"
-    reason = f"{moved.text} on {c.baseline_period} ({format_value(indicator, c.baseline)}); aim: {aim}"
+    reason = (
+        f"{moved.text} on {c.baseline_period} ({format_value(indicator, c.baseline)}); aim: {aim}"
+    )
     return Judgement(status, reason + band, aimed)
 
 

@@ -81,10 +81,18 @@ def test_it_emails_one_digest_per_recipient_and_a_second_run_sends_nothing(
         "Performance lead <lead@example.org>",
     ]
     lead = next(m for m in received if "lead@" in m["To"])
-    assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 0 off track"
     text = _text_part(lead)
-    assert "Cheshire, 2024/25 Q4: 1,463 (same quarter last year: 2,355)" in text
-    assert "37.9% fewer than 2,355 in 2023/24 Q4" in text
+    # Halton: 259 ASB incidents / 128,577 residents (2021-22 estimate, carried forward) against
+    # the other three CSPs' 1,204 / 969,454; both figures are independently checked below.
+    assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 2 off track"
+    assert (
+        "- NEWLY OFF TRACK: ASB incidents per 1,000 residents, Halton, 2024/25 Q4: 2.01 per 1,000."
+        " 2.01 per 1,000 against 1.24 per 1,000 in the rest of the force" in text
+    )
+    assert (
+        "- Cheshire, 2024/25 Q4: 1,463 (vs previous quarter –; vs same quarter last year −37.9%)"
+        " — ON TRACK: fell 37.9% on the same quarter last year (2,355 in 2023/24 Q4)" in text
+    )
     halton = _text_part(next(m for m in received if "halton@" in m["To"]))
     assert "Halton, 2024/25 Q4" in halton and "Warrington" not in halton
     state = _state(settings.database.path)
@@ -160,7 +168,7 @@ def test_a_corrupted_month_is_quarantined_and_its_figures_withheld(
     [bad] = [m for m in report.months if m.outcome == "quarantined"]
     assert "2025-02-cheshire-street" in bad.message and "crime_type_known" in bad.message
     lead = next(m for m in received if "lead@" in m["To"])
-    assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 0 off track, 10 withheld"
+    assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 0 off track, 20 withheld"
     body = _text_part(lead)
     assert "WITHHELD: ASB incidents, Cheshire, 2024/25 Q4" in body
     assert "the 2025-02 file (2025-02-cheshire-street." in body and "crime_type_known" in body

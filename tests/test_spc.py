@@ -259,7 +259,7 @@ def test_too_few_points_give_no_limits_and_no_signals() -> None:
     assert all(_limits(p) == (None,) * 5 for p in r.points)
     assert set(_signals(r)) == {"common_cause"}
     assert (r.variation, r.assurance) == ("not_enough_data", "not_enough_data")
-    assert describe(r) == "not enough data for SPC (12 of 13 points)"
+    assert describe(r) == "not enough points yet (12 of the 13 needed)"
     assert spc(list(range(12)), direction="increase").assurance == "no_target"
     empty = spc([], direction="decrease", target=1.0)
     assert (empty.points, empty.variation, empty.assurance) == (
@@ -302,7 +302,7 @@ def test_a_trend_runs_across_a_recalculation() -> None:
 def test_short_partitions_are_reported_as_not_enough_data() -> None:
     r = spc([0.0, 2.0] * 10, direction="increase", recalculate_at=[5, 15])
     assert r.variation == "not_enough_data"
-    assert describe(r) == "not enough data for SPC (5 of 13 points)"
+    assert describe(r) == "not enough points yet (5 of the 13 needed)"
 
 
 def test_recalculate_at_ignores_zero_and_rejects_indices_outside_the_series() -> None:

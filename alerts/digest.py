@@ -161,7 +161,7 @@ def _details(indicator: Indicator, e: Evaluation) -> str:
         parts.append(f"rolling 12 months {rolling.text} on the 12 before")
     if e.rest_of_force is not None:
         parts.append(f"rest of the force {format_value(indicator, e.rest_of_force)}")
-    parts.append(f"SPC on the monthly figures: {e.spc_text}")
+    parts.append(e.spc_text)
     return "; ".join(parts)
 
 

@@ -172,6 +172,10 @@ def plan_for(plans: Iterable[Plan], day: dt.date) -> Plan | None:
 def _read_yaml(name: str, text: str) -> object:
     try:
         return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(f"{name}: {where}not valid YAML: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}: not valid YAML: {exc}") from exc
 

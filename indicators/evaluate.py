@@ -115,7 +115,7 @@ def _evaluate_one(
     last_year = _complete(measured.quarters.get((obs.area_code, add_months(obs.period_start, -12))))
     previous = _complete(measured.quarters.get((obs.area_code, add_months(obs.period_start, -3))))
     rolling, before = _rolling(indicator, measured.months, obs)
-    series = _spc(indicator, measured.months, obs, target, ctx.spc_rules)
+    series, spc_text = _spc(indicator, measured.months, obs, target, ctx.spc_rules)
     status, reason, comparator = _status(indicator, measured, ctx, obs, plan, target)
     return Evaluation(
         indicator_id=indicator.id,
@@ -135,7 +135,7 @@ def _evaluate_one(
         target_form=target.form if target else None,
         spc_variation=series.variation if series else "not_enough_data",
         spc_assurance=series.assurance if series else "not_enough_data",
-        spc_text=describe(series) if series else "no monthly series for SPC",
+        spc_text=spc_text,
     )
 
 
@@ -270,20 +270,26 @@ def _spc(
     obs: Observation,
     target: Target | None,
     rules: SpcRules,
-) -> SpcResult | None:
-    """SPC on the latest unbroken run of months up to the quarter's last loaded month."""
+) -> tuple[SpcResult | None, str]:
+    """SPC on the latest unbroken run of months up to the quarter's last loaded month.
+
+    Returns the result and the digest's sentence, which names the months the chart covers.
+    """
     values: list[float] = []
-    month = _months_to(obs)
+    last = month = _months_to(obs)
     while (found := months.get((obs.area_code, month))) is not None and found.value is not None:
         values.append(found.value)
         month = add_months(month, -1)
     if not values:
-        return None
+        return None, "SPC: no monthly figures to chart"
     direction = _DIRECTIONS.get(indicator.polarity, "neutral")
     level = None
     if isinstance(target, Threshold):
         level = target.at_least if target.at_least is not None else target.at_most
-    return spc(values[::-1], direction=direction, target=level, rules=rules)
+    result = spc(values[::-1], direction=direction, target=level, rules=rules)
+    span = f"{add_months(month, 1):%b %Y} to {last:%b %Y}"
+    text = describe(result, lambda x: format_value(indicator, x))
+    return result, f"SPC on monthly figures {span}: {text}"
 
 
 # Polarity in the catalogue's words → the direction the SPC engine calls improvement.

@@ -29,7 +29,7 @@ scaled or shifted. Floats are returned.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise, takewhile
@@ -345,14 +345,18 @@ _ASSURANCE_TEXT = {
 }
 
 
-def describe(result: SpcResult, unit_label: str = "") -> str:
-    """One plain-English sentence on the latest point (and the target, if any) for a digest."""
+def describe(result: SpcResult, unit_label: str | Callable[[float], str] = "") -> str:
+    """One plain-English sentence on the latest point (and the target, if any) for a digest.
+
+    ``unit_label`` is either a label put after each number ("%", "incidents") or a function
+    that formats a value the way the caller shows it (a proportion as a percentage, say).
+    """
     text = _describe_variation(result, unit_label)
     clause = _ASSURANCE_TEXT.get(result.assurance)
     return f"{text}; {clause}" if clause else text
 
 
-def _describe_variation(result: SpcResult, unit_label: str) -> str:
+def _describe_variation(result: SpcResult, unit_label: str | Callable[[float], str]) -> str:
     if result.variation == "not_enough_data":
         have = len(result.points) - result.partition_start
         return f"not enough points yet ({have} of the {result.rules.minimum_points} needed)"
@@ -363,7 +367,7 @@ def _describe_variation(result: SpcResult, unit_label: str) -> str:
     return f"special cause: {label} ({_reason(result, 1 if level == 'high' else -1, unit_label)})"
 
 
-def _reason(result: SpcResult, side: int, unit: str) -> str:
+def _reason(result: SpcResult, side: int, unit: str | Callable[[float], str]) -> str:
     """Why the last point is special cause, from the rule that labels it (precedence order)."""
     points, last = result.points, result.points[-1]
     # Special cause implies the latest partition has limits.
@@ -388,7 +392,9 @@ def _leading(flags: Iterable[bool]) -> int:
     return sum(1 for _ in takewhile(bool, flags))
 
 
-def _fmt(x: float, unit: str) -> str:
+def _fmt(x: float, unit: str | Callable[[float], str]) -> str:
+    if callable(unit):
+        return unit(x)
     number = f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
     if not unit:
         return number

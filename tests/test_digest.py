@@ -44,7 +44,7 @@ def _e(indicator: str, area: str, start: dt.date, status: Status, value: float) 
         previous_quarter=value * 1.1,
         last_year=value * 0.9,
         spc_variation="common_cause",
-        spc_text="common cause variation",
+        spc_text="SPC on monthly figures Apr 2025 to Dec 2025: common cause variation",
     )
 
 
@@ -90,8 +90,8 @@ def test_the_text_part_carries_every_fact_and_matches_the_golden_file() -> None:
     assert NOTES[0] in text
     assert (
         "- Halton, 2025/26 Q4: 80 (vs previous quarter −9.1%; vs same quarter last year +11.1%)"
-        " — QUARTER INCOMPLETE: reason incomplete. SPC on the monthly figures: common cause"
-        " variation." in text
+        " — QUARTER INCOMPLETE: reason incomplete. SPC on monthly figures Apr 2025 to Dec 2025:"
+        " common cause variation." in text
     )
     assert "- Not shown: no source configured yet (police.uk 999 call answering data)." in text
     _golden("digest.txt", text)

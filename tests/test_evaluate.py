@@ -127,7 +127,17 @@ def test_spc_runs_on_the_monthly_series_and_says_so() -> None:
     }
     found = _one(ASB, quarters)
     assert found.spc_variation == "common_cause"
-    assert found.spc_text
+    assert found.spc_text == "SPC on monthly figures Apr 2022 to Mar 2025: common cause variation"
+    rates = {key: (60.0, 300.0, 3) for key in quarters}
+    # Each month holds a third of the quarter's crimes over the whole denominator: 6.7% a
+    # month, then three months at 13.3%.
+    rates[(FORCE, Q4_24)] = (120.0, 300.0, 3)
+    jumped = _one(CATALOGUE.get("positive_outcome_rate"), rates)
+    assert jumped.spc_variation == "improvement_high"
+    assert jumped.spc_text == (
+        "SPC on monthly figures Apr 2022 to Mar 2025: special cause: improvement (the latest"
+        " point, 13.3%, is above the upper process limit of 7.7%)"
+    ), "values are shown the way the digest shows the indicator (a rate as a percentage)"
     short = _one(ASB, {(FORCE, Q4_24): (90, None, 3), (FORCE, Q4_23): (100, None, 3)})
     assert short.spc_variation == "not_enough_data"
 

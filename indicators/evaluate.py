@@ -286,8 +286,10 @@ def _spc(
     level = None
     if isinstance(target, Threshold):
         level = target.at_least if target.at_least is not None else target.at_most
-    result = spc(values[::-1], direction=direction, target=level, rules=rules)
-    span = f"{add_months(month, 1):%b %Y} to {last:%b %Y}"
+    first = add_months(month, 1)
+    dates = [add_months(first, i) for i in range(len(values))]
+    result = spc(values[::-1], direction=direction, target=level, rules=rules, dates=dates)
+    span = f"{first:%b %Y} to {last:%b %Y}"
     text = describe(result, lambda x: format_value(indicator, x))
     return result, f"SPC on monthly figures {span}: {text}"
 

@@ -83,6 +83,8 @@ def measure(db: Database, indicator: Indicator, pfa_code: str) -> Measured:
 
 
 # Every CSP of the force × every loaded month, zero-filled, then the force as their sum.
+# Sums run in DECIMAL: a parallel sum of DOUBLEs can differ in the last bit from run to run,
+# which would make an unchanged re-run look like a changed figure.
 _MONTHLY = """
 INSERT INTO observations
 WITH grid AS (
@@ -90,8 +92,8 @@ WITH grid AS (
     FROM areas a, source_periods p
     WHERE a.area_type = 'csp' AND a.pfa_code = $2 AND p.source = $3
 ), csp AS (
-    SELECT g.area_code, g.month, coalesce(m.numerator, 0) AS numerator,
-           CASE WHEN $4 THEN coalesce(m.denominator, 0) END AS denominator
+    SELECT g.area_code, g.month, coalesce(m.numerator, 0)::DECIMAL(38, 9) AS numerator,
+           CASE WHEN $4 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator
     FROM grid g LEFT JOIN measured m ON m.area_code = g.area_code AND m.month = g.month
 ), everything AS (
     SELECT * FROM csp
@@ -99,8 +101,8 @@ WITH grid AS (
     SELECT $2, month, sum(numerator), sum(denominator) FROM csp GROUP BY month
 )
 SELECT $1, area_code, 'month', month, 1,
-       CASE WHEN denominator IS NULL THEN numerator
-            WHEN denominator > 0 THEN numerator / denominator END,
+       CASE WHEN denominator IS NULL THEN numerator::DOUBLE
+            WHEN denominator > 0 THEN numerator::DOUBLE / denominator::DOUBLE END,
        numerator, denominator
 FROM everything
 """
@@ -110,15 +112,16 @@ _QUARTERLY = """
 INSERT INTO observations
 WITH q AS (
     SELECT indicator_id, area_code, date_trunc('quarter', period_start)::DATE AS quarter,
-           count(*)::INTEGER AS months, sum(numerator) AS numerator,
-           CASE WHEN $2 = 'stock' THEN avg(denominator) ELSE sum(denominator) END AS denominator
+           count(*)::INTEGER AS months, sum(numerator::DECIMAL(38, 9)) AS numerator,
+           CASE WHEN $2 = 'stock' THEN avg(denominator::DECIMAL(38, 9))
+                ELSE sum(denominator::DECIMAL(38, 9)) END AS denominator
     FROM observations
     WHERE indicator_id = $1 AND grain = 'month'
     GROUP BY ALL
 )
 SELECT indicator_id, area_code, 'quarter', quarter, months,
-       CASE WHEN denominator IS NULL THEN numerator
-            WHEN denominator > 0 THEN numerator / denominator END,
+       CASE WHEN denominator IS NULL THEN numerator::DOUBLE
+            WHEN denominator > 0 THEN numerator::DOUBLE / denominator::DOUBLE END,
        numerator, denominator
 FROM q
 """

@@ -28,9 +28,10 @@ scaled or shifted. Floats are returned.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from itertools import pairwise, takewhile
 from typing import Literal
@@ -101,6 +102,8 @@ class SpcPoint:
     trend: bool
     two_of_three: bool
     signal: Signal
+    date: dt.date | None = None
+    """The period the point stands for, when the caller gave dates."""
 
 
 @dataclass(frozen=True)
@@ -131,8 +134,14 @@ def spc(
     target: float | None = None,
     rules: SpcRules = SpcRules(),
     recalculate_at: Collection[int] = (),
+    dates: Sequence[dt.date] | None = None,
 ) -> SpcResult:
-    """The XmR chart of ``values``; raises ValueError on a non-finite value or a bad index."""
+    """The XmR chart of ``values``; raises ValueError on a non-finite value or a bad index.
+
+    ``dates``, one per value, are carried onto the points and named by :func:`describe`.
+    """
+    if dates is not None and len(dates) != len(values):
+        raise ValueError(f"{len(dates)} dates for {len(values)} values")
     xs = [_exact(v, "values") for v in values]
     parts = _partitions(len(xs), recalculate_at)
     limits: list[_Limits | None] = []
@@ -140,6 +149,8 @@ def spc(
         enough = len(part) >= rules.minimum_points
         limits += [_limits(xs[part.start : part.stop], rules) if enough else None] * len(part)
     points = tuple(_points(xs, parts, limits, rules, direction))
+    if dates is not None:
+        points = tuple(replace(p, date=d) for p, d in zip(points, dates, strict=True))
     latest = limits[-1] if limits else None
     return SpcResult(
         points=points,
@@ -375,7 +386,8 @@ def _reason(result: SpcResult, side: int, unit: str | Callable[[float], str]) ->
     above, which = ("above", "upper") if side > 0 else ("below", "lower")
     if last.outside_limits:
         value, limit = _fmt(last.value, unit), _fmt(last.upper if side > 0 else last.lower, unit)
-        return f"the latest point, {value}, is {above} the {which} process limit of {limit}"
+        when = f" ({last.date:%b %Y})" if last.date else ""
+        return f"the latest point, {value}{when}, is {above} the {which} process limit of {limit}"
     if last.trend:
         steps = ((b.value - a.value) * side > 0 for b, a in pairwise(reversed(points)))
         return f"{1 + _leading(steps)} points in a row {'in' if side > 0 else 'de'}creasing"

@@ -136,7 +136,7 @@ def test_spc_runs_on_the_monthly_series_and_says_so() -> None:
     assert jumped.spc_variation == "improvement_high"
     assert jumped.spc_text == (
         "SPC on monthly figures Apr 2022 to Mar 2025: special cause: improvement (the latest"
-        " point, 13.3%, is above the upper process limit of 7.7%)"
+        " point, 13.3% (Mar 2025), is above the upper process limit of 7.7%)"
     ), "values are shown the way the digest shows the indicator (a rate as a percentage)"
     short = _one(ASB, {(FORCE, Q4_24): (90, None, 3), (FORCE, Q4_23): (100, None, 3)})
     assert short.spc_variation == "not_enough_data"

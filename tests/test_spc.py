@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indicators.spc import SpcPoint, SpcResult, SpcRules, describe, spc
+from safer.periods import add_months
 
 EXACT = 1e-9
 SHORT = SpcRules(minimum_points=2)  # rule tests on short series still get limits
@@ -484,3 +486,18 @@ def test_reversing_the_direction_swaps_improvement_and_concern(values: list[int]
     assert down.variation == swapped
     # Mirroring the series is the same as reversing the direction.
     assert _signals(spc([-v for v in values], direction="increase")) == _signals(down)
+
+
+def test_dates_are_carried_onto_the_points_and_named_in_the_sentence() -> None:
+    values = [10.0] * 12 + [11.0, 30.0]
+    dates = [add_months(dt.date(2024, 1, 1), i) for i in range(14)]
+    # By hand: mean 161/14 = 11.5; moving ranges 0 ×11, 1, 19 → 20/13; upper 11.5 + 2.66 × 20/13
+    # = 15.59.
+    r = spc(values, direction="decrease", dates=dates)
+    assert [p.date for p in r.points] == dates
+    assert describe(r) == (
+        "special cause: concern (the latest point, 30 (Feb 2025), is above the upper process"
+        " limit of 15.6)"
+    )
+    with pytest.raises(ValueError, match="13 dates for 14 values"):
+        spc(values, direction="decrease", dates=dates[1:])

@@ -55,6 +55,8 @@ class Item:
     reason: str
     details: str
     """Further comparisons and the SPC signal, as one sentence."""
+    warning: str = ""
+    """A data-check warning about this figure, shown beside it."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ def _item(indicator: Indicator, e: Evaluation, area_names: Mapping[str, str]) ->
         status_label=STATUS_LABELS[e.status],
         reason=e.reason,
         details="" if withheld else _details(indicator, e),
+        warning="" if withheld else (e.data_warning or ""),
     )
 
 

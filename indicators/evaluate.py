@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from indicators.changes import format_value
 from indicators.definitions import (
@@ -74,6 +74,8 @@ class Context:
     withheld: Mapping[dt.date, str]
     """Quarter start → why its data is withheld."""
     spc_rules: SpcRules = SpcRules()
+    warnings: Mapping[tuple[str, dt.date], str] = field(default_factory=dict)
+    """(area code or ``*`` for every area, quarter start) → a data warning shown beside it."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class Evaluation:
     spc_variation: str = "not_enough_data"
     spc_assurance: str = "not_enough_data"
     spc_text: str = ""
+    data_warning: str | None = None
 
 
 def evaluate(indicator: Indicator, measured: Measured, ctx: Context) -> list[Evaluation]:
@@ -136,7 +139,17 @@ def _evaluate_one(
         spc_variation=series.variation if series else "not_enough_data",
         spc_assurance=series.assurance if series else "not_enough_data",
         spc_text=spc_text,
+        data_warning=_warning(ctx, obs),
     )
+
+
+def _warning(ctx: Context, obs: Observation) -> str | None:
+    found = [
+        ctx.warnings[key]
+        for key in (("*", obs.period_start), (obs.area_code, obs.period_start))
+        if key in ctx.warnings
+    ]
+    return "; ".join(found) or None
 
 
 def _complete(obs: Observation | None) -> Observation | None:

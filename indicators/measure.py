@@ -169,6 +169,7 @@ _EVALUATION_COLUMNS = (
     "spc_variation",
     "spc_assurance",
     "spc_text",
+    "data_warning",
 )
 
 

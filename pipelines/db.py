@@ -60,8 +60,9 @@ class Database:
             raise
         self._con.execute("COMMIT")
 
-    def attach(self, path: Path, alias: str) -> None:
-        self._con.execute(f"ATTACH '{_quote_path(path)}' AS {alias} (READ_ONLY)")
+    def attach(self, path: Path, alias: str, *, writable: bool = False) -> None:
+        mode = "" if writable else " (READ_ONLY)"
+        self._con.execute(f"ATTACH '{_quote_path(path)}' AS {alias}{mode}")
 
     def detach(self, alias: str) -> None:
         self._con.execute(f"DETACH {alias}")

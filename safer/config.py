@@ -20,6 +20,7 @@ from safer.errors import ConfigError
 from safer.periods import add_months, months_between, parse_month
 
 __all__ = [
+    "ChecksConfig",
     "DatabaseConfig",
     "ForceConfig",
     "PoliceUkStreetConfig",
@@ -69,6 +70,9 @@ class PoliceUkStreetConfig(_Frozen):
     min_rows: Annotated[int, Field(ge=0)] = 100
     """A month with fewer rows is implausible for a force (an error: quarantined)."""
     max_rows: Annotated[int, Field(gt=0)] = 2_000_000
+    release_grace_days: Annotated[int, Field(ge=0, le=365)] = 14
+    """Days after a month's release is due (the end of the following month) before a month
+    still not published is reported as missing data."""
 
     @field_validator("months")
     @classmethod
@@ -123,6 +127,17 @@ class IndicatorsConfig(_Frozen):
     spc: SpcConfig = SpcConfig()
 
 
+class ChecksConfig(_Frozen):
+    """Plausibility thresholds for the cross-source checks (warnings shown beside figures)."""
+
+    plausible_ratio: Annotated[float, Field(gt=1)] = 3.0
+    """A quarter more than this many times the same quarter last year, or less than its
+    reciprocal, is flagged."""
+    far_from_limits: Annotated[float, Field(ge=1)] = 2.0
+    """A month further from its mean than this multiple of the SPC process-limit distance is
+    flagged (beyond the limits alone is special cause, not suspect data)."""
+
+
 class Recipient(_Frozen):
     name: str
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
@@ -148,6 +163,7 @@ class Settings(_Frozen):
     force: ForceConfig
     sources: SourcesConfig = SourcesConfig()
     indicators: IndicatorsConfig = IndicatorsConfig()
+    checks: ChecksConfig = ChecksConfig()
     recipients: tuple[Recipient, ...] = ()
     smtp: SmtpConfig | None = None
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import IntEnum
 
 from alerts.deliver import Delivery, deliver
 from alerts.send import send_message
-from indicators.definitions import Catalogue, Plan, load_catalogue, load_plans
-from indicators.evaluate import Context, Evaluation, Status, evaluate
+from checks.cross_source import SUITE, CrossSourceLimits, DataFlag
+from checks.gate import GateInput, GateOutcome, check_figures
+from checks.models import Severity
+from indicators.changes import format_value
+from indicators.definitions import Catalogue, Indicator, Plan, load_catalogue, load_plans
+from indicators.evaluate import Context, Evaluation, Measured, Status, evaluate
+from indicators.flags import flag_effects
 from indicators.measure import (
     load_outcome_groups,
     load_population,
@@ -29,6 +34,7 @@ from indicators.measure import (
 from indicators.spc import SpcRules
 from pipelines.areas import force_areas, load_lookup
 from pipelines.db import Database, DatabaseError, connect
+from pipelines.freshness import Missing, overdue
 from pipelines.police_uk import SOURCE, MonthOutcome, sync_street
 from safer.config import Settings, smtp_password
 from safer.periods import month_label
@@ -96,15 +102,27 @@ def _run_stages(
     months = sync_street(db, settings, run_id, as_of, outcome_labels(), clock)
     for month in months:
         _unit(db, run_id, f"{SOURCE} {month_label(month.period)}", month.outcome, month.message)
-    evaluations = _evaluate_all(db, settings, catalogue, plans, run_id)
-    notes = _data_notes(db, months)
+    # Measure first so the cross-source checks see this run's figures, then evaluate with
+    # their flags. Measuring twice is cheap next to a digest showing an unchecked figure.
+    _measure_all(db, settings, catalogue, run_id)
+    names = {a.code: a.name for a in areas}
+    gate = _gate(db, settings, catalogue, names, run_id, clock())
+    evaluations = _evaluate_all(db, settings, catalogue, plans, run_id, gate)
+    missing = _missing(db, settings, as_of)
+    for item in missing:
+        logger.warning("%s", item.sentence)
+        _unit(
+            db, run_id, f"freshness {SOURCE} {month_label(item.period)}", "overdue", item.sentence
+        )
+    notes = _data_notes(db, months, gate, missing)
     delivery = deliver(
         db, settings, catalogue, plans, evaluations, notes, clock(), _sender(settings)
     )
     problems = []
-    if any(m.outcome == "failed" for m in months):
+    if gate.outcome == "broken" or any(m.outcome == "failed" for m in months):
         problems.append(ExitCode.JOB_ERROR)
-    if any(m.outcome == "quarantined" for m in months):
+    held = any(f.severity is Severity.ERROR for f in gate.flags)
+    if held or any(m.outcome == "quarantined" for m in months):
         problems.append(ExitCode.CHECKS_FAILED)
     if delivery.waiting or delivery.failed:
         problems.append(ExitCode.DIGEST_NOT_SENT)
@@ -112,25 +130,23 @@ def _run_stages(
 
 
 def _evaluate_all(
-    db: Database, settings: Settings, catalogue: Catalogue, plans: tuple[Plan, ...], run_id: str
+    db: Database,
+    settings: Settings,
+    catalogue: Catalogue,
+    plans: tuple[Plan, ...],
+    run_id: str,
+    gate: GateOutcome,
 ) -> list[Evaluation]:
+    flags = (*gate.flags, *_batch_warnings(db))
     found: list[Evaluation] = []
-    for indicator in catalogue.indicators:
-        if indicator.sql is None:
-            _unit(db, run_id, f"indicator {indicator.id}", "no_source", indicator.source_label)
-            continue
-        try:
-            measured = measure(db, indicator, settings.force.pfa_code)
-        except DatabaseError as exc:
-            # One broken query must not stop the other indicators or the digest.
-            logger.error("indicator %s: query failed: %s", indicator.id, exc)
-            _unit(db, run_id, f"indicator {indicator.id}", "failed", str(exc))
-            continue
+    for indicator, measured in _measure_all(db, settings, catalogue, run_id).items():
+        withheld, warnings = flag_effects(indicator, flags, withheld_quarters(db, indicator.source))
         context = Context(
             plans=plans,
             force_code=settings.force.pfa_code,
-            withheld=withheld_quarters(db, indicator.source),
+            withheld=withheld,
             spc_rules=SpcRules(**settings.indicators.spc.model_dump()),
+            warnings=warnings,
         )
         evaluations = evaluate(indicator, measured, context)
         changed = store_evaluations(db, indicator.id, evaluations, run_id)
@@ -141,9 +157,99 @@ def _evaluate_all(
     return found
 
 
-def _data_notes(db: Database, months: Sequence[MonthOutcome]) -> list[str]:
-    """Sentences for the digest's caveats: withheld months, exclusions, unpublished months."""
+def _measure_all(
+    db: Database, settings: Settings, catalogue: Catalogue, run_id: str
+) -> dict[Indicator, Measured]:
+    """Every indicator with a source, measured; one broken query does not stop the others."""
+    found = {}
+    for indicator in catalogue.indicators:
+        if indicator.sql is None:
+            _unit(db, run_id, f"indicator {indicator.id}", "no_source", indicator.source_label)
+            continue
+        try:
+            found[indicator] = measure(db, indicator, settings.force.pfa_code)
+        except DatabaseError as exc:
+            logger.error("indicator %s: query failed: %s", indicator.id, exc)
+            _unit(db, run_id, f"indicator {indicator.id}", "failed", str(exc))
+    return found
+
+
+def _gate(
+    db: Database,
+    settings: Settings,
+    catalogue: Catalogue,
+    area_names: Mapping[str, str],
+    run_id: str,
+    now: dt.datetime,
+) -> GateOutcome:
+    """The cross-source checks over what was measured (skipped when nothing changed)."""
+    measured = {i.id: i for i in catalogue.indicators if i.sql is not None}
+    limits = CrossSourceLimits(
+        plausible_ratio=settings.checks.plausible_ratio,
+        far_from_limits=settings.checks.far_from_limits,
+        minimum_points=settings.indicators.spc.minimum_points,
+    )
+    given = GateInput(
+        pfa_code=settings.force.pfa_code,
+        units={i: ind.unit for i, ind in measured.items()},
+        limits=limits,
+        area_names=area_names,
+        fmt=lambda indicator, value: format_value(measured[indicator], value),
+        staging_dir=settings.paths.data_dir / "staging",
+    )
+    gate = check_figures(db, given, run_id, now)
+    _unit(db, run_id, f"checks {SUITE}", gate.outcome, gate.message)
+    return gate
+
+
+def _batch_warnings(db: Database) -> list[DataFlag]:
+    """Warning-level failures of the batches in use, shown beside every figure they feed."""
+    rows = db.rows(
+        "SELECT p.source, p.period, c.check_id, c.message FROM source_periods p "
+        "JOIN check_results c USING (batch_id) "
+        "WHERE c.severity = 'warning' AND NOT c.success ORDER BY ALL"
+    )
+    return [
+        DataFlag(
+            check_id,
+            Severity.WARNING,
+            period,
+            f"the {month_label(period)} file {message}",
+            source=source,
+        )
+        for source, period, check_id, message in rows
+    ]
+
+
+def _missing(db: Database, settings: Settings, as_of: dt.date) -> list[Missing]:
+    """Wanted months neither loaded nor quarantined whose release is overdue."""
+    cfg = settings.sources.police_uk_street
+    present = {
+        row[0]
+        for row in db.rows(
+            "SELECT period FROM source_periods WHERE source = ? UNION "
+            "SELECT period FROM quarantine WHERE source = ? AND released_at IS NULL",
+            [SOURCE, SOURCE],
+        )
+    }
+    wanted = cfg.wanted_months(as_of)
+    return overdue("data.police.uk street file", wanted, present, as_of, cfg.release_grace_days)
+
+
+def _data_notes(
+    db: Database, months: Sequence[MonthOutcome], gate: GateOutcome, missing: Sequence[Missing]
+) -> list[str]:
+    """Sentences for the digest's caveats: withheld months, missing releases, failed checks,
+    exclusions, unpublished months."""
     notes = [f"Withheld: {reason}." for reason in withheld_quarters(db, SOURCE).values()]
+    notes += [item.sentence for item in missing]
+    errors = [f for f in gate.flags if f.severity is Severity.ERROR]
+    notes += [f"Withheld: a data check failed: {f.sentence}." for f in errors]
+    if gate.outcome == "broken":
+        notes.append(
+            "The cross-source data checks could not run this time; the figures below are shown "
+            "without them and the operator has been told."
+        )
     outside = db.scalar(
         "SELECT sum(outside_area_rows) FROM source_periods WHERE source = ?", [SOURCE]
     )
@@ -152,7 +258,12 @@ def _data_notes(db: Database, months: Sequence[MonthOutcome]) -> list[str]:
             f"{int(outside):,} data.police.uk rows located outside the force's Community Safety "
             "Partnerships (or with no location) are excluded from every figure."
         )
-    waiting = [month_label(m.period) for m in months if m.outcome == "not_yet_available"]
+    late = {m.period for m in missing}
+    waiting = [
+        month_label(m.period)
+        for m in months
+        if m.outcome == "not_yet_available" and m.period not in late
+    ]
     if waiting:
         notes.append(f"Not yet published: {', '.join(waiting)}.")
     return notes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,24 @@ def test_html_escapes_text_from_data() -> None:
     _, text, html = render_digest(digest)
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in html
     assert "<b>bold</b> & co" in text
+
+
+def test_a_data_warning_is_shown_beside_its_figure_in_both_parts() -> None:
+    warned = replace(
+        _e("asb_incidents", "E22000023", Q3, Status.GREEN, 250),
+        data_warning="Halton, Dec 2025: 45 lies far outside the SPC limits",
+    )
+    held = replace(
+        _e("positive_outcome_rate", "E22000023", Q3, Status.WITHHELD, 0.22),
+        data_warning="never shown for a withheld figure",
+    )
+    digest = build_digest(LEAD, CATALOGUE, PLANS, AREAS, [warned, held], {}, [])
+    assert digest is not None
+    _, text, html = render_digest(digest)
+    line = next(x for x in text.splitlines() if x.startswith("- Halton, 2025/26 Q3: 250"))
+    assert line.endswith("DATA WARNING: Halton, Dec 2025: 45 lies far outside the SPC limits.")
+    assert "<strong>Data warning:</strong> Halton, Dec 2025: 45 lies far outside" in html
+    assert "never shown" not in text and "never shown" not in html
 
 
 def test_a_recipient_gets_only_their_areas() -> None:

@@ -244,3 +244,95 @@ def test_a_run_with_nothing_new_does_not_import_great_expectations(
     )
 
     assert done.stdout.split()[-2:] == ["0", "False"], done.stderr
+
+
+def test_a_partnership_missing_from_a_month_withholds_its_quarter_with_the_reason(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    smtp_server: tuple[int, list[EmailMessage]],
+    clock: Clock,
+) -> None:
+    base_url, folder = source
+    february = folder / "2025-02-cheshire-street.csv.gz"
+    lines = gzip.decompress(february.read_bytes()).decode("utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if ",Halton 0" not in line]
+    assert len(kept) < len(lines) - 100, "the file had Halton rows to remove"
+    february.write_bytes(gzip.compress("".join(kept).encode()))
+    port, received = smtp_server
+    settings = load_config(write_config(tmp_path, base_url, MONTHS, smtp_port=port))
+
+    report = run(settings, AS_OF, clock)
+
+    assert report.exit_code is ExitCode.CHECKS_FAILED
+    assert {m.outcome for m in report.months} == {"loaded"}, "every file passed its own checks"
+    lead = next(m for m in received if "lead@" in m["To"])
+    assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 0 off track, 20 withheld"
+    body = _text_part(lead)
+    assert (
+        "- Withheld: a data check failed: the 2025-02 source file has no rows for Halton." in body
+    )
+    assert (
+        "- Cheshire, 2024/25 Q4: withheld (vs previous quarter –; vs same quarter last year –) —"
+        " WITHHELD: withheld: a data check failed: the 2025-02 source file has no rows for"
+        " Halton." in body
+    )
+    with connect(settings.database.path) as db:
+        assert db.rows("SELECT check_id, success FROM check_log WHERE NOT success") == [
+            ("areas_present", False)
+        ]
+
+
+def test_an_overdue_release_is_reported_as_missing_data(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    smtp_server: tuple[int, list[EmailMessage]],
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base_url, folder = source
+    (folder / "2025-02-cheshire-street.csv.gz").unlink()
+    port, received = smtp_server
+    settings = load_config(write_config(tmp_path, base_url, MONTHS, smtp_port=port))
+
+    report = run(settings, AS_OF, clock)  # 15 April: February was due by 31 March, grace 14 days
+
+    assert report.exit_code is ExitCode.OK
+    missing = (
+        "Data missing: the data.police.uk street file for 2025-02 was due by 31 Mar 2025 and is"
+        " 15 days overdue; 2024/25 Q4 figures stay incomplete until it arrives."
+    )
+    lead = next(m for m in received if "lead@" in m["To"])
+    assert f"- {missing}" in _text_part(lead)
+    assert missing in caplog.text, "the operator's log says so too"
+    # With a longer grace, the same gap is only "not yet published".
+    (tmp_path / "relaxed").mkdir()
+    extra = "release_grace_days = 30\n"
+    text = write_config(tmp_path / "relaxed", base_url, MONTHS).read_text(encoding="utf-8")
+    config = tmp_path / "relaxed" / "safer.toml"
+    config.write_text(text.replace("backoff_seconds = 0\n", "backoff_seconds = 0\n" + extra))
+    later = run(load_config(config), AS_OF, clock)
+    assert later.exit_code is ExitCode.OK
+    with connect(tmp_path / "relaxed" / "safer.duckdb") as db:
+        assert db.rows("SELECT unit FROM run_units WHERE outcome = 'overdue'") == []
+
+
+def test_an_implausible_change_is_a_warning_beside_the_figure(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    smtp_server: tuple[int, list[EmailMessage]],
+    clock: Clock,
+) -> None:
+    port, received = smtp_server
+    # ASB fell 37.9% (2,355 → 1,463): implausible only under a strict 1.5× ratio.
+    extra = "[checks]\nplausible_ratio = 1.5\n"
+    settings = load_config(write_config(tmp_path, source[0], MONTHS, smtp_port=port, extra=extra))
+
+    report = run(settings, AS_OF, clock)
+
+    assert report.exit_code is ExitCode.OK
+    body = _text_part(next(m for m in received if "lead@" in m["To"]))
+    line = next(x for x in body.splitlines() if x.startswith("- Cheshire, 2024/25 Q4: 1,463 "))
+    assert line.endswith(
+        "DATA WARNING: Cheshire, 2024/25 Q4: 1,463 is far from the same quarter last year"
+        " (2,355); check the source."
+    )

@@ -1,4 +1,5 @@
-"""The ``safer`` command: ``safer run`` for one pass (cron, containers), ``safer export``.
+"""The ``safer`` command: ``safer run`` for one pass (cron, containers), ``safer export``, and
+``safer quarantine list|show|release`` for an operator reviewing batches held back by checks.
 
 Thin by design: parse arguments, set up logging, fix ``as_of`` and the clock once, call the job,
 map the outcome to an exit code (see ``safer.job.ExitCode``).
@@ -8,15 +9,20 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from safer.config import Settings, load_config
 from safer.errors import SaferError
+
+if TYPE_CHECKING:
+    from pipelines.db import Database
 
 __all__ = ["cli", "main"]
 
@@ -40,7 +46,32 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write the computed observations as CSV")
     export.add_argument("--config", type=Path, required=True, help="path to safer.toml")
     export.add_argument("--out", type=Path, help="CSV file to write (default standard output)")
+    _add_quarantine(commands)
     return parser
+
+
+def _add_quarantine(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    quarantine = commands.add_parser(
+        "quarantine", help="list, show or release batches held back by their checks"
+    )
+    actions = quarantine.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="one line per batch in quarantine")
+    listing.add_argument(
+        "--all", action="store_true", dest="include_released", help="released batches too"
+    )
+    show = actions.add_parser("show", help="a batch's failed checks, failing rows and history")
+    release = actions.add_parser("release", help="put a reviewed batch into use")
+    for action in (show, release):
+        action.add_argument("batch_id", metavar="ID", help="the batch ID, as the list shows it")
+    release.add_argument("--by", help="who reviewed it (default: the login name)")
+    release.add_argument("--note", help="why it is fit to use; kept in the ledger")
+    for action in (listing, show, release):
+        action.add_argument(
+            "--config",
+            type=Path,
+            default=Path("safer.toml"),
+            help="path to safer.toml (default: safer.toml in the current directory)",
+        )
 
 
 def _now() -> dt.datetime:
@@ -95,6 +126,58 @@ def _export(settings: Settings, out: Path | None) -> int:
     return 0
 
 
+def _quarantine(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.db import connect
+
+    with connect(settings.database.path) as db:
+        if args.action == "list":
+            lines = _list_quarantine(db, args.include_released)
+        elif args.action == "show":
+            lines = _show_quarantined(db, settings, args.batch_id)
+        else:
+            lines = _release(db, settings, args.batch_id, args.by or _login(), args.note)
+    print("\n".join(lines))
+    return 0
+
+
+def _list_quarantine(db: Database, include_released: bool) -> list[str]:
+    from pipelines.quarantine import list_batches
+    from pipelines.quarantine_text import describe_list
+
+    batches = list_batches(db, include_released=include_released)
+    return describe_list(batches, include_released=include_released)
+
+
+def _show_quarantined(db: Database, settings: Settings, batch_id: str) -> list[str]:
+    from pipelines.police_uk import staging_path
+    from pipelines.quarantine import find_batch, ledger_history
+    from pipelines.quarantine_text import describe_batch
+
+    batch = find_batch(db, batch_id)
+    staged = staging_path(settings.paths.data_dir, batch.batch_id)
+    history = ledger_history(db, batch.source, batch.period)
+    return describe_batch(batch, history, staged, staged.is_file())
+
+
+def _release(
+    db: Database, settings: Settings, batch_id: str, actor: str, note: str | None
+) -> list[str]:
+    from pipelines.quarantine import release_batch
+    from pipelines.quarantine_text import describe_release
+
+    text = describe_release(release_batch(db, settings, batch_id, actor, note, _now))
+    logger.info("quarantine: %s (by %s)", text, actor)
+    return [text]
+
+
+def _login() -> str:
+    """Who is releasing, when ``--by`` is not given: the login name, if the system knows it."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER variable and no passwd entry, as in some containers
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging()
@@ -102,8 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_config(args.config)
         if args.command == "run":
             code = _run(settings, args.as_of)
-        else:
+        elif args.command == "export":
             code = _export(settings, args.out)
+        else:
+            code = _quarantine(settings, args)
     except SaferError as exc:
         logger.error("%s", exc)
         code = 1

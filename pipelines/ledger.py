@@ -24,7 +24,7 @@ class LedgerEntry:
     source: str
     period: dt.date
     url: str
-    status: str  # loaded | revised | quarantined | failed
+    status: str  # loaded | revised | quarantined | released | failed
     started_at: dt.datetime
     finished_at: dt.datetime
     file_path: str | None = None
@@ -35,13 +35,23 @@ class LedgerEntry:
     revision_of: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    released_batch: str | None = None
+    """On a release row: the quarantined batch an operator put into use."""
+    actor: str | None = None
+    note: str | None = None
+
+    @property
+    def data_batch(self) -> str:
+        """The batch whose rows this entry concerns: the released one for a release row."""
+        return self.released_batch or self.batch_id
 
 
 def record_ledger(db: Database, entry: LedgerEntry) -> None:
     db.execute(
         "INSERT OR REPLACE INTO load_ledger (batch_id, run_id, source, period, url, file_path, "
         "content_hash, rows, outside_area_rows, status, error, revision_of, etag, last_modified, "
-        "started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "started_at, finished_at, released_batch, actor, note) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             entry.batch_id,
             entry.run_id,
@@ -59,6 +69,9 @@ def record_ledger(db: Database, entry: LedgerEntry) -> None:
             entry.last_modified,
             entry.started_at,
             entry.finished_at,
+            entry.released_batch,
+            entry.actor,
+            entry.note,
         ],
     )
 

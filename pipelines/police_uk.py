@@ -2,8 +2,10 @@
 
 Each month is one batch. A month is promoted into ``police_street`` only when every error-level
 check passes, in one transaction that replaces whatever that month held before; otherwise it is
-quarantined and the previous good data stays in use. A month not yet published (404) is reported
-as "not yet available", not as a failure.
+quarantined and the previous good data stays in use. A quarantined batch's staged file is kept
+under ``{data_dir}/staging/`` so an operator can release it later (``pipelines.quarantine``),
+through the same ``promote_batch``. A month not yet published (404) is reported as "not yet
+available", not as a failure.
 """
 
 from __future__ import annotations
@@ -19,16 +21,23 @@ from checks.models import CheckResult, Severity
 from checks.parse import parse_result
 from checks.police_street import street_suite
 from pipelines.areas import LAD_FROM_LSOA_NAME_SQL
-from pipelines.db import Database
+from pipelines.db import Database, DatabaseError
 from pipelines.http import FetchPolicy
 from pipelines.landing import Landed, land
 from pipelines.ledger import LedgerEntry, record_checks, record_ledger, record_quarantine
 from pipelines.staging import stage_csv
-from safer.config import PoliceUkStreetConfig, Settings
+from safer.config import ForceConfig, PoliceUkStreetConfig, Settings
 from safer.errors import CheckError, FetchError, LoadError
 from safer.periods import add_months, month_label
 
-__all__ = ["SOURCE", "MonthOutcome", "months_to_check", "sync_street"]
+__all__ = [
+    "SOURCE",
+    "MonthOutcome",
+    "months_to_check",
+    "promote_batch",
+    "staging_path",
+    "sync_street",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +137,14 @@ def _sync_month(job: _Job, period: dt.date) -> MonthOutcome:
 
 
 def _previous(db: Database, period: dt.date) -> dict[str, str]:
-    """The last batch seen for ``period`` (in use, or quarantined): its hash and validators."""
+    """The last batch seen for ``period`` (in use, or quarantined): its hash and validators.
+
+    A released batch's release row counts as the month's current good data, so an unchanged
+    file is not checked (and quarantined) again after an operator accepted it.
+    """
     rows = db.dicts(
-        "SELECT batch_id, content_hash, etag, last_modified, status FROM load_ledger "
+        "SELECT coalesce(released_batch, batch_id) AS batch_id, content_hash, etag, "
+        "last_modified, status FROM load_ledger "
         "WHERE source = ? AND period = ? AND status <> 'failed' ORDER BY finished_at DESC LIMIT 1",
         [SOURCE, period],
     )
@@ -159,7 +173,7 @@ def _unchanged(period: dt.date, previous: dict[str, str], landed: Landed) -> Mon
 def _load(job: _Job, period: dt.date, landed: Landed, started: dt.datetime) -> MonthOutcome:
     assert landed.path is not None and landed.sha256 is not None
     batch_id = f"{SOURCE}:{job.settings.force.id}:{month_label(period)}:{landed.sha256[:12]}"
-    staging = job.settings.paths.data_dir / "staging" / f"{batch_id.replace(':', '_')}.duckdb"
+    staging = staging_path(job.settings.paths.data_dir, batch_id)
     try:
         results = _check(job, period, landed.path, staging)
     except CheckError as exc:
@@ -183,9 +197,12 @@ def _load(job: _Job, period: dt.date, landed: Landed, started: dt.datetime) -> M
     errors = [r for r in results if not r.success and r.check.severity is Severity.ERROR]
     if errors:
         return _quarantine(job, entry, results, errors)
-    outcome = _promote(job, entry, staging, results)
-    staging.unlink(missing_ok=True)
-    return outcome
+    return _promote(job, replace(entry, status="loaded"), staging, results)
+
+
+def staging_path(data_dir: Path, batch_id: str) -> Path:
+    """Where a batch's staged DuckDB file lives while it is checked, and while quarantined."""
+    return data_dir / "staging" / f"{batch_id.replace(':', '_')}.duckdb"
 
 
 def _check(job: _Job, period: dt.date, source: Path, staging: Path) -> list[CheckResult]:
@@ -217,38 +234,69 @@ def _quarantine(
 def _promote(
     job: _Job, entry: LedgerEntry, staging: Path, results: list[CheckResult]
 ) -> MonthOutcome:
-    db = job.db
+    def record_results(db: Database, _: LedgerEntry) -> None:
+        record_checks(db, entry.batch_id, SUITE, results)
+
+    done = promote_batch(job.db, job.settings.force, entry, staging, job.clock, record_results)
+    message = f"{done.rows:,} rows, {done.outside_area_rows:,} outside the force's areas"
+    if done.revision_of:
+        message += f" (revises {done.revision_of})"
+    return MonthOutcome(done.period, done.status, message, done.batch_id)
+
+
+def promote_batch(
+    db: Database,
+    force: ForceConfig,
+    entry: LedgerEntry,
+    staging: Path,
+    clock: Clock,
+    also: Callable[[Database, LedgerEntry], None] | None = None,
+) -> LedgerEntry:
+    """Put a staged batch into use: the one path by which rows reach ``police_street``.
+
+    In one transaction the month's rows are replaced by the staged ones, the ledger row and the
+    month's ``source_periods`` row are written, and ``also`` adds the caller's own rows (check
+    results, a release stamp). An entry with status ``loaded`` becomes ``revised`` when the
+    month already held a batch; any other status (``released``) is kept. The staged file is
+    deleted once committed. Raises LoadError naming the staged file if it is missing or cannot
+    be promoted; nothing is changed then. Returns the entry as recorded.
+    """
+    if not staging.is_file():
+        raise LoadError(
+            f"{staging}: the staged file of {entry.data_batch} is missing; nothing was changed"
+        )
     current = db.scalar(
         "SELECT batch_id FROM source_periods WHERE source = ? AND period = ?",
-        [SOURCE, entry.period],
+        [entry.source, entry.period],
     )
-    db.attach(staging, "stg")
+    try:
+        db.attach(staging, "stg")
+    except DatabaseError as exc:
+        raise LoadError(f"{staging}: cannot open the staged batch: {exc}") from exc
     try:
         with db.transaction():
-            rows, outside = _replace_month(job, entry)
-            status = "revised" if current else "loaded"
+            rows, outside = _replace_month(db, force, entry)
             entry = replace(
                 entry,
-                status=status,
+                status="revised" if entry.status == "loaded" and current else entry.status,
                 rows=rows,
                 outside_area_rows=outside,
                 revision_of=current,
-                finished_at=job.clock(),
+                finished_at=clock(),
             )
             record_ledger(db, entry)
-            record_checks(db, entry.batch_id, SUITE, results)
             _upsert_period(db, entry)
+            if also is not None:
+                also(db, entry)
+    except DatabaseError as exc:
+        raise LoadError(f"{staging}: cannot promote {entry.data_batch}: {exc}") from exc
     finally:
         db.detach("stg")
-    message = f"{rows:,} rows, {outside:,} outside the force's areas"
-    if current:
-        message += f" (revises {current})"
-    return MonthOutcome(entry.period, status, message, entry.batch_id)
+    staging.unlink(missing_ok=True)
+    return entry
 
 
-def _replace_month(job: _Job, entry: LedgerEntry) -> tuple[int, int]:
-    db = job.db
-    force = job.settings.force
+def _replace_month(db: Database, force: ForceConfig, entry: LedgerEntry) -> tuple[int, int]:
     db.execute(
         "DELETE FROM police_street WHERE force_id = ? AND period = ?", [force.id, entry.period]
     )
@@ -261,7 +309,7 @@ def _replace_month(job: _Job, entry: LedgerEntry) -> tuple[int, int]:
         "CASE WHEN l.pfa_code = ? THEN l.csp_code END "
         f"FROM stg.batch b LEFT JOIN lad_lookup l ON lower(l.lad_name) = {lad_name} "
         "ORDER BY b.record_no",
-        [force.id, entry.period, entry.batch_id, force.pfa_code],
+        [force.id, entry.period, entry.data_batch, force.pfa_code],
     )
     rows, outside = db.rows(
         "SELECT count(*), count(*) FILTER (WHERE csp_code IS NULL) FROM police_street "
@@ -275,9 +323,9 @@ def _upsert_period(db: Database, entry: LedgerEntry) -> None:
     db.execute(
         "INSERT OR REPLACE INTO source_periods VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            SOURCE,
+            entry.source,
             entry.period,
-            entry.batch_id,
+            entry.data_batch,
             entry.content_hash,
             entry.etag,
             entry.last_modified,

@@ -5,12 +5,21 @@ SaferError
 ├── FetchError         a source could not be fetched; ``transient`` says if a retry may help
 ├── LoadError          a landed file could not be staged or promoted (names file, row, field)
 ├── CheckError         the check engine itself failed (not a data failure)
+├── QuarantineError    an operator's quarantine command was refused (unknown, released, stale)
 └── SendError          a digest could not be handed to SMTP; ``transient`` as for FetchError
 """
 
 from __future__ import annotations
 
-__all__ = ["CheckError", "ConfigError", "FetchError", "LoadError", "SaferError", "SendError"]
+__all__ = [
+    "CheckError",
+    "ConfigError",
+    "FetchError",
+    "LoadError",
+    "QuarantineError",
+    "SaferError",
+    "SendError",
+]
 
 
 class SaferError(Exception):
@@ -35,6 +44,10 @@ class LoadError(SaferError):
 
 class CheckError(SaferError):
     """The check engine failed to evaluate a suite (distinct from data failing a check)."""
+
+
+class QuarantineError(SaferError):
+    """A quarantined batch cannot be shown or released as asked; nothing was changed."""
 
 
 class SendError(SaferError):

@@ -37,14 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="fetch, check, evaluate and send digests once")
-    run.add_argument("--config", type=Path, required=True, help="path to safer.toml")
+    _add_config(run)
     run.add_argument(
         "--as-of",
         type=dt.date.fromisoformat,
         help="the date the run acts for (YYYY-MM-DD; default today in Europe/London)",
     )
     export = commands.add_parser("export", help="write the computed observations as CSV")
-    export.add_argument("--config", type=Path, required=True, help="path to safer.toml")
+    _add_config(export)
     export.add_argument("--out", type=Path, help="CSV file to write (default standard output)")
     _add_quarantine(commands)
     return parser
@@ -66,12 +66,16 @@ def _add_quarantine(commands: argparse._SubParsersAction[argparse.ArgumentParser
     release.add_argument("--by", help="who reviewed it (default: the login name)")
     release.add_argument("--note", help="why it is fit to use; kept in the ledger")
     for action in (listing, show, release):
-        action.add_argument(
-            "--config",
-            type=Path,
-            default=Path("safer.toml"),
-            help="path to safer.toml (default: safer.toml in the current directory)",
-        )
+        _add_config(action)
+
+
+def _add_config(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--config",
+        type=Path,
+        default=Path("safer.toml"),
+        help="path to safer.toml (default: safer.toml in the current directory)",
+    )
 
 
 def _now() -> dt.datetime:

@@ -8,7 +8,7 @@ after the period ends when its pipeline arrives.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from safer.periods import add_months, month_label, quarter_label, quarter_start
@@ -45,11 +45,12 @@ def overdue(
     present: Collection[dt.date],
     as_of: dt.date,
     grace_days: int,
+    due_on: Callable[[dt.date], dt.date] = monthly_due,
 ) -> list[Missing]:
     """Wanted months not present whose release is more than ``grace_days`` late on ``as_of``."""
     found = []
     for month in wanted:
-        due = monthly_due(month)
+        due = due_on(month)
         late = (as_of - due).days
         if month not in present and late > grace_days:
             found.append(Missing(label, month, due, late))

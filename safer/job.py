@@ -36,6 +36,7 @@ from pipelines.areas import force_areas, load_lookup
 from pipelines.db import Database, DatabaseError, connect
 from pipelines.freshness import Missing, overdue
 from pipelines.police_uk import SOURCE, MonthOutcome, sync_street
+from pipelines.sources import SOURCES
 from safer.config import Settings, smtp_password
 from safer.periods import month_label
 
@@ -232,8 +233,9 @@ def _missing(db: Database, settings: Settings, as_of: dt.date) -> list[Missing]:
             [SOURCE, SOURCE],
         )
     }
+    source = SOURCES[SOURCE]
     wanted = cfg.wanted_months(as_of)
-    return overdue("data.police.uk street file", wanted, present, as_of, cfg.release_grace_days)
+    return overdue(source.label, wanted, present, as_of, cfg.release_grace_days, source.due)
 
 
 def _data_notes(

@@ -136,3 +136,13 @@ def test_a_target_with_two_bounds_is_refused_by_the_schema(tmp_path: Path) -> No
         f"{path}: priorities.0.targets.3.threshold: Value error, give exactly one of at_least"
         " or at_most"
     )
+
+
+def test_every_source_an_indicator_reads_has_a_suite_and_a_due_date() -> None:
+    from pipelines.sources import SOURCES
+
+    read = {i.source for i in load_catalogue().indicators if i.sql is not None}
+    assert read <= set(SOURCES), f"sources without checks: {sorted(read - set(SOURCES))}"
+    for source in SOURCES.values():
+        assert source.suite(dt.date(2025, 1, 1), 1, 10, ()), f"{source.id} has checks"
+        assert source.due(dt.date(2025, 1, 1)) == dt.date(2025, 2, 28)

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from alerts.charts import Chart
 from indicators.changes import change, format_value
 from indicators.definitions import Catalogue, Indicator, Plan, plan_for
 from indicators.evaluate import OFF_TRACK, Evaluation, Status
@@ -57,6 +58,8 @@ class Item:
     """Further comparisons and the SPC signal, as one sentence."""
     warning: str = ""
     """A data-check warning about this figure, shown beside it."""
+    chart: Chart | None = None
+    """The monthly SPC chart, when there are months to draw and the figure is not withheld."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,18 @@ class Digest:
     sections: tuple[Section, ...]
     new_keys: tuple[NotificationKey, ...]
     bases: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @property
+    def charts(self) -> tuple[Chart, ...]:
+        """Every distinct chart in the tables, in order (one image per Content-ID)."""
+        found = {
+            row.chart.cid: row.chart
+            for section in self.sections
+            for block in section.blocks
+            for row in block.rows
+            if row.chart is not None
+        }
+        return tuple(found.values())
 
 
 def build_digest(
@@ -149,6 +164,7 @@ def _item(indicator: Indicator, e: Evaluation, area_names: Mapping[str, str]) ->
         reason=e.reason,
         details="" if withheld else _details(indicator, e),
         warning="" if withheld else (e.data_warning or ""),
+        chart=None if withheld else _chart(indicator, e, area_names.get(e.area_code, e.area_code)),
     )
 
 
@@ -165,7 +181,52 @@ def _details(indicator: Indicator, e: Evaluation) -> str:
     if e.rest_of_force is not None:
         parts.append(f"rest of the force {format_value(indicator, e.rest_of_force)}")
     parts.append(e.spc_text)
+    if e.spc_points:
+        latest, limits = _chart_levels(indicator, e)
+        parts += [f"monthly {limits}"] if limits else []
+        if latest not in e.spc_text:  # a special-cause sentence already names the latest point
+            parts.append(f"latest month {latest}")
     return "; ".join(parts)
+
+
+def _chart(indicator: Indicator, e: Evaluation, area: str) -> Chart | None:
+    """The row's chart, with alt text stating what it draws for when images are off."""
+    if not e.spc_points:
+        return None
+    first, last = e.spc_points[0].date, e.spc_points[-1].date
+    span = f", {first:%b %Y} to {last:%b %Y}" if first and last else ""
+    latest, limits = _chart_levels(indicator, e)
+    drawn = f"with {limits}" if limits else "(too few months for process limits)"
+    variation = _VARIATION_WORDS.get(e.spc_variation.split("_", 1)[0])
+    return Chart(
+        e.spc_points,
+        f"{indicator.name}, {area}{span}: monthly values {drawn}; latest {latest}"
+        + (f", {variation}" if variation else ""),
+    )
+
+
+def _chart_levels(indicator: Indicator, e: Evaluation) -> tuple[str, str | None]:
+    """('45 (Dec 2025)', 'mean 104 and process limits 58 to 151'): the latest point and the
+    lines drawn through the latest point's partition, or None where there are no limits yet."""
+    last = e.spc_points[-1]
+    when = f" ({last.date:%b %Y})" if last.date else ""
+    latest = f"{format_value(indicator, last.value)}{when}"
+    if last.mean is None or last.lower is None or last.upper is None:
+        return latest, None
+    mean, lower, upper = (format_value(indicator, x) for x in (last.mean, last.lower, last.upper))
+    number, _, unit = lower.partition(" ")
+    if unit and upper.endswith(f" {unit}"):  # '0.29 to 0.80 per 1,000', not the unit twice
+        lower = number
+    return latest, f"mean {mean} and process limits {lower} to {upper}"
+
+
+# The first word of the latest point's variation icon, in the digest's words.
+_VARIATION_WORDS = {
+    "common": "common cause variation",
+    "improvement": "special cause: improvement",
+    "concern": "special cause: concern",
+    "neither": "special cause: neither improvement nor concern",
+}
 
 
 def _movements(

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from alerts.digest import Digest
+from alerts.render import Rendered, preview_html
 from pipelines.db import Database
 from safer.errors import SendError
 
@@ -41,23 +42,23 @@ class Stored:
 def store_digest(
     db: Database,
     digest: Digest,
-    rendered: tuple[str, str, str],
+    rendered: Rendered,
     outbox_dir: Path,
     sender: str,
     now: dt.datetime,
     status: str,
 ) -> Stored:
     """Write the .eml and .html and record the digest and its keys; returns where they are."""
-    subject, text, html = rendered
+    subject = rendered.subject
     recipient = digest.recipient
     keys = sorted(digest.new_keys)
     digest_id = hashlib.sha256(repr((recipient.email, keys)).encode()).hexdigest()[:20]
-    message = _message(digest_id, sender, recipient.name, recipient.email, subject, text, html, now)
+    message = _message(digest_id, sender, recipient.name, recipient.email, rendered, now)
     stem = f"{now:%Y%m%d}-{_slug(recipient.name)}-{digest_id[:8]}"
     outbox_dir.mkdir(parents=True, exist_ok=True)
     eml_path, html_path = outbox_dir / f"{stem}.eml", outbox_dir / f"{stem}.html"
     eml_path.write_bytes(bytes(message))
-    html_path.write_text(html, encoding="utf-8")
+    html_path.write_text(preview_html(rendered), encoding="utf-8")
     with db.transaction():
         db.execute(
             "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, NULL)",
@@ -85,20 +86,31 @@ def _message(
     sender: str,
     name: str,
     address: str,
-    subject: str,
-    text: str,
-    html: str,
+    rendered: Rendered,
     now: dt.datetime,
 ) -> EmailMessage:
+    """multipart/alternative: the text part, then the HTML part as multipart/related with each
+    chart PNG it shows as ``cid:`` (inline, so Outlook and Gmail show it in place)."""
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = rendered.subject
     message["From"] = sender
     message["To"] = email.utils.formataddr((name, address))
     message["Date"] = email.utils.format_datetime(now)
     # Deterministic, so a digest re-sent after a crash can be matched to the first attempt.
     message["Message-ID"] = f"<{digest_id}@{sender.rsplit('@', 1)[-1]}>"
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None
+    for image in rendered.images:
+        html_part.add_related(
+            image.png,
+            maintype="image",
+            subtype="png",
+            cid=f"<{image.cid}>",
+            disposition="inline",
+            filename=image.filename,
+        )
     return message
 
 

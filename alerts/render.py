@@ -1,17 +1,40 @@
-"""Render a digest to its subject, plain-text and HTML parts: pure, templates only.
+"""Render a digest to its subject, plain-text and HTML parts and chart images: pure, no I/O.
 
 StrictUndefined turns a template typo into an error rather than a blank in an officer's email.
+The HTML refers to each chart as ``cid:`` (the email carries the PNGs as related parts);
+:func:`preview_html` swaps those for data: URIs in the copy written for a browser only, as mail
+clients block data: images.
 """
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from alerts.charts import render_chart
 from alerts.digest import Digest
 
-__all__ = ["render_digest"]
+__all__ = ["InlineImage", "Rendered", "preview_html", "render_digest"]
+
+
+@dataclass(frozen=True)
+class InlineImage:
+    """A PNG the HTML part shows as ``cid:{cid}``."""
+
+    cid: str
+    filename: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    images: tuple[InlineImage, ...] = ()
 
 
 @cache
@@ -33,9 +56,19 @@ def _capitalize_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def render_digest(digest: Digest) -> tuple[str, str, str]:
-    """(subject, text, html) for ``digest``."""
+def render_digest(digest: Digest) -> Rendered:
+    """The subject, text and HTML parts of ``digest`` and one PNG per distinct chart."""
     env = _environment()
+    images = tuple(InlineImage(c.cid, c.filename, render_chart(c.points)) for c in digest.charts)
     text = env.get_template("digest.txt.j2").render(digest=digest)
     html = env.get_template("digest.html.j2").render(digest=digest)
-    return digest.subject, text, html
+    return Rendered(digest.subject, text, html, images)
+
+
+def preview_html(rendered: Rendered) -> str:
+    """The HTML part with its images inlined as data: URIs, for opening in a browser."""
+    html = rendered.html
+    for image in rendered.images:
+        data = base64.b64encode(image.png).decode("ascii")
+        html = html.replace(f'src="cid:{image.cid}"', f'src="data:image/png;base64,{data}"')
+    return html

@@ -24,7 +24,7 @@ from indicators.definitions import (
     Threshold,
     plan_for,
 )
-from indicators.spc import Direction, SpcResult, SpcRules, describe, spc
+from indicators.spc import Direction, SpcPoint, SpcResult, SpcRules, describe, spc
 from indicators.status import OFF_TRACK, Status
 from indicators.targets import Comparators, judge
 from safer.periods import add_months, month_label, quarter_label
@@ -100,6 +100,9 @@ class Evaluation:
     spc_assurance: str = "not_enough_data"
     spc_text: str = ""
     data_warning: str | None = None
+    spc_points: tuple[SpcPoint, ...] = field(default=(), repr=False)
+    """The monthly points the SPC reading used, oldest first, each with its month: the digest
+    charts them. Not stored (measure._EVALUATION_COLUMNS), so re-runs compare as before."""
 
 
 def evaluate(indicator: Indicator, measured: Measured, ctx: Context) -> list[Evaluation]:
@@ -140,6 +143,7 @@ def _evaluate_one(
         spc_assurance=series.assurance if series else "not_enough_data",
         spc_text=spc_text,
         data_warning=_warning(ctx, obs),
+        spc_points=series.points if series else (),
     )
 
 

@@ -19,7 +19,9 @@ from alerts.digest import build_digest
 from alerts.render import render_digest
 from indicators.definitions import load_catalogue, load_plans
 from indicators.evaluate import Evaluation, Status
+from indicators.spc import SpcRules, describe, spc
 from safer.config import Recipient
+from safer.periods import add_months
 
 GOLDEN = Path(__file__).parent / "golden"
 CATALOGUE = load_catalogue()
@@ -34,7 +36,26 @@ LEAD = Recipient(name="Performance lead", email="lead@example.org")
 HALTON = Recipient(name="Halton CSP", email="halton@example.org", areas=("E22000023",))
 
 
-def _e(indicator: str, area: str, start: dt.date, status: Status, value: float) -> Evaluation:
+# Monthly figures Apr to Dec 2025 as multiples of a third of the quarter: common cause.
+COMMON = (1.02, 0.97, 1.05, 0.99, 1.01, 0.95, 1.03, 0.98, 1.0)
+
+
+def _e(
+    indicator: str,
+    area: str,
+    start: dt.date,
+    status: Status,
+    value: float,
+    monthly: tuple[float, ...] = COMMON,
+) -> Evaluation:
+    """An evaluation whose SPC fields come from the real engine on Apr 2025 onwards."""
+    dates = [add_months(dt.date(2025, 4, 1), i) for i in range(len(monthly))]
+    result = spc(
+        [value / 3 * f for f in monthly],
+        direction="decrease",
+        rules=SpcRules(minimum_points=9),
+        dates=dates,
+    )
     return Evaluation(
         indicator,
         area,
@@ -44,15 +65,18 @@ def _e(indicator: str, area: str, start: dt.date, status: Status, value: float) 
         value,
         previous_quarter=value * 1.1,
         last_year=value * 0.9,
-        spc_variation="common_cause",
-        spc_text="SPC on monthly figures Apr 2025 to Dec 2025: common cause variation",
+        spc_variation=result.variation,
+        spc_text=f"SPC on monthly figures {dates[0]:%b %Y} to {dates[-1]:%b %Y}: "
+        + describe(result, lambda x: f"{x:,.0f}"),
+        spc_points=result.points,
     )
 
 
 EVALUATIONS = [
     _e("asb_incidents", "E23000006", Q3, Status.RED, 1650),
     _e("asb_incidents", "E22000354", Q3, Status.AMBER, 480),
-    _e("asb_incidents", "E22000023", Q3, Status.GREEN, 250),
+    # Halton's latest month falls below the lower process limit: special cause improvement.
+    _e("asb_incidents", "E22000023", Q3, Status.GREEN, 250, (*COMMON[:-1], 0.6)),
     _e("asb_incidents", "E23000006", Q4, Status.INCOMPLETE, 520),
     _e("asb_incidents", "E22000354", Q4, Status.INCOMPLETE, 160),
     _e("asb_incidents", "E22000023", Q4, Status.INCOMPLETE, 80),
@@ -84,7 +108,7 @@ def test_the_subject_gives_the_period_and_what_needs_attention() -> None:
 def test_the_text_part_carries_every_fact_and_matches_the_golden_file() -> None:
     digest = _digest()
     assert digest is not None
-    _, text, _ = render_digest(digest)
+    text = render_digest(digest).text
     assert "- NEWLY OFF TRACK: ASB incidents, Cheshire, 2025/26 Q3: 1,650. Reason red." in text
     assert "- WITHHELD: Positive-outcome rate, Halton, 2025/26 Q3. Reason withheld." in text
     assert "22.0%" not in text, "a withheld figure is never shown as a number"
@@ -92,7 +116,8 @@ def test_the_text_part_carries_every_fact_and_matches_the_golden_file() -> None:
     assert (
         "- Halton, 2025/26 Q4: 80 (vs previous quarter −9.1%; vs same quarter last year +11.1%)"
         " — QUARTER INCOMPLETE: reason incomplete. SPC on monthly figures Apr 2025 to Dec 2025:"
-        " common cause variation." in text
+        " common cause variation; monthly mean 27 and process limits 23 to 30;"
+        " latest month 27 (Dec 2025)." in text
     )
     assert "- Not shown: no source configured yet (police.uk 999 call answering data)." in text
     _golden("digest.txt", text)
@@ -101,7 +126,7 @@ def test_the_text_part_carries_every_fact_and_matches_the_golden_file() -> None:
 def test_the_html_part_is_built_for_outlook_and_matches_the_golden_file() -> None:
     digest = _digest()
     assert digest is not None
-    _, _, html = render_digest(digest)
+    html = render_digest(digest).html
     assert 'width="640"' in html and "max-width:640px" in html
     assert "<script" not in html.lower() and "<style" not in html.lower()
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external resources"
@@ -113,7 +138,8 @@ def test_html_escapes_text_from_data() -> None:
     evaluation = Evaluation("asb_incidents", "E23000006", Q3, Status.RED, "<b>bold</b> & co", 1)
     digest = build_digest(LEAD, CATALOGUE, PLANS, AREAS, [evaluation], {}, [])
     assert digest is not None
-    _, text, html = render_digest(digest)
+    rendered = render_digest(digest)
+    text, html = rendered.text, rendered.html
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in html
     assert "<b>bold</b> & co" in text
 
@@ -129,7 +155,8 @@ def test_a_data_warning_is_shown_beside_its_figure_in_both_parts() -> None:
     )
     digest = build_digest(LEAD, CATALOGUE, PLANS, AREAS, [warned, held], {}, [])
     assert digest is not None
-    _, text, html = render_digest(digest)
+    rendered = render_digest(digest)
+    text, html = rendered.text, rendered.html
     line = next(x for x in text.splitlines() if x.startswith("- Halton, 2025/26 Q3: 250"))
     assert line.endswith("DATA WARNING: Halton, Dec 2025: 45 lies far outside the SPC limits.")
     assert "<strong>Data warning:</strong> Halton, Dec 2025: 45 lies far outside" in html

@@ -1,5 +1,6 @@
-"""The ``safer`` command: ``safer run`` for one pass (cron, containers), ``safer export``, and
-``safer quarantine list|show|release`` for an operator reviewing batches held back by checks.
+"""The ``safer`` command: ``safer run`` for one pass (cron, containers), ``safer export``,
+``safer quarantine list|show|release`` for an operator reviewing batches held back by checks,
+and ``safer digest --preview|--resend`` to look at digests before they go or send them again.
 
 Thin by design: parse arguments, set up logging, fix ``as_of`` and the clock once, call the job,
 map the outcome to an exit code (see ``safer.job.ExitCode``).
@@ -47,7 +48,50 @@ def _parser() -> argparse.ArgumentParser:
     _add_config(export)
     export.add_argument("--out", type=Path, help="CSV file to write (default standard output)")
     _add_quarantine(commands)
+    _add_digest(commands)
     return parser
+
+
+def _add_digest(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    digest = commands.add_parser(
+        "digest", help="preview the digests a run would send, or re-send a past run's"
+    )
+    mode = digest.add_mutually_exclusive_group(required=True)
+    mode.add_argument(
+        "--preview",
+        action="store_true",
+        help="render each digest a run would send now, from the current database, without "
+        "fetching, sending or recording anything (with nothing new: the full current table)",
+    )
+    mode.add_argument(
+        "--resend", metavar="RUN", help="send the digests run RUN stored again (new Message-ID)"
+    )
+    digest.add_argument(
+        "--recipient", metavar="NAME_OR_EMAIL", help="only this recipient (name or address)"
+    )
+    digest.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE.html",
+        help="where --preview writes the HTML; with several recipients, FILE-<name>.html each",
+    )
+    digest.add_argument(
+        "--as-of",
+        type=dt.date.fromisoformat,
+        help="with --preview: the date the run would act for (default today in Europe/London)",
+    )
+    _add_config(digest)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "digest":
+        if args.preview and args.out is None:
+            parser.error("digest --preview needs --out FILE.html")
+        if args.resend is not None and (args.out is not None or args.as_of is not None):
+            parser.error("--out and --as-of go with digest --preview, not --resend")
+    return args
 
 
 def _add_quarantine(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,10 +149,11 @@ def _run(settings: Settings, as_of: dt.date | None) -> int:
         print(f"digest for {stored.recipient}: {stored.html_path}")
     delivery = report.delivery
     logger.info(
-        "run %s: %d digests stored, %d sent, %d waiting, %d failed; exit %d",
+        "run %s: %d digests stored, %d sent (%d reconciled), %d waiting, %d failed; exit %d",
         report.run_id,
         len(delivery.stored),
         delivery.sent,
+        delivery.reconciled,
         delivery.waiting,
         delivery.failed,
         report.exit_code,
@@ -182,8 +227,51 @@ def _login() -> str:
         return "unknown"
 
 
+def _digest(settings: Settings, args: argparse.Namespace) -> int:
+    if args.preview:
+        return _preview(settings, args.out, args.as_of, args.recipient)
+    return _resend(settings, args.resend, args.recipient)
+
+
+def _preview(settings: Settings, out: Path, as_of: dt.date | None, recipient: str | None) -> int:
+    from alerts.outbox import slug
+    from alerts.render import preview_html
+    from safer.preview import preview
+
+    previews = preview(settings, as_of or _now().date(), _now, recipient)
+    for item in previews:
+        path = out
+        if len(previews) > 1:
+            path = out.with_name(f"{out.stem}-{slug(item.recipient.name)}{out.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(preview_html(item.rendered), encoding="utf-8")
+        print(f"preview for {item.recipient.name} <{item.recipient.email}>: {path}")
+        logger.info("preview for %s: %s (%s)", item.recipient.email, path, item.digest.subject)
+    return 0
+
+
+def _resend(settings: Settings, run_id: str, recipient: str | None) -> int:
+    from alerts.deliver import RetryPolicy
+    from alerts.resend import resend
+    from pipelines.db import connect
+    from safer.job import ExitCode, smtp_sender
+
+    send = smtp_sender(settings)
+    with connect(settings.database.path) as db:
+        ids, counts = resend(db, run_id, recipient, send, RetryPolicy.of(settings.smtp), _now)
+    print(f"run {run_id}: re-sent {counts['sent']} of {len(ids)} digests ({', '.join(ids)})")
+    logger.info(
+        "resend of run %s: %d sent, %d waiting (the next run sends them), %d failed",
+        run_id,
+        counts["sent"],
+        counts["pending"],
+        counts["failed"],
+    )
+    return int(ExitCode.DIGEST_NOT_SENT if counts["pending"] or counts["failed"] else ExitCode.OK)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parse(argv)
     _configure_logging()
     try:
         settings = load_config(args.config)
@@ -191,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = _run(settings, args.as_of)
         elif args.command == "export":
             code = _export(settings, args.out)
+        elif args.command == "digest":
+            code = _digest(settings, args)
         else:
             code = _quarantine(settings, args)
     except SaferError as exc:

@@ -1,31 +1,67 @@
-"""The alerts step of a run: build each recipient's digest, store it, then send what is pending."""
+"""The alerts step of a run: build each recipient's digest, store it, then send what is queued.
+
+Each queued digest gets up to ``1 + smtp.retries`` attempts in a run, waiting
+``smtp.backoff_seconds`` (doubling) after each temporary failure; one still failing stays
+pending for the next run. Once a digest has used all its attempts, later ones get one attempt
+each, so a server that is down is not waited for once per recipient. A permanent refusal is
+logged as an error and not retried; ``safer digest --resend RUN`` sends it again once fixed.
+A digest a stopped run left ``sending`` is reconciled first (alerts/outbox.py).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 
-from alerts.digest import build_digest
-from alerts.outbox import Stored, pending, record_attempt, store_digest
+from alerts.digest import Digest, build_digest
+from alerts.ledger import ledger_rows
+from alerts.outbox import (
+    Queued,
+    Stored,
+    begin_attempt,
+    finish_attempt,
+    queued,
+    store_digest,
+)
 from alerts.render import render_digest
 from indicators.definitions import Catalogue, Plan
 from indicators.evaluate import Evaluation, Status
 from pipelines.db import Database
-from safer.config import Settings
+from safer.config import Recipient, Settings, SmtpConfig
 from safer.errors import SendError
 
-__all__ = ["Delivery", "deliver", "reporting_evaluations"]
+__all__ = [
+    "Delivery",
+    "RetryPolicy",
+    "area_names",
+    "deliver",
+    "notified",
+    "preview_digest",
+    "reporting_evaluations",
+    "send_queued",
+]
 
 logger = logging.getLogger(__name__)
 
 Sender = Callable[[EmailMessage], None]
+Clock = Callable[[], dt.datetime]
+Sleep = Callable[[float], None]
 NO_SMTP_SENDER = "safer@localhost"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 0
+    backoff_seconds: float = 0.0
+
+    @classmethod
+    def of(cls, smtp: SmtpConfig | None) -> RetryPolicy:
+        return cls(smtp.retries, smtp.backoff_seconds) if smtp else cls()
 
 
 @dataclass(frozen=True)
@@ -34,6 +70,8 @@ class Delivery:
     sent: int
     waiting: int
     failed: int
+    reconciled: int = 0
+    """Digests a stopped run had left ``sending``, sent again with the same Message-ID."""
 
 
 def reporting_evaluations(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
@@ -55,40 +93,71 @@ def deliver(
     plans: Sequence[Plan],
     evaluations: Sequence[Evaluation],
     notes: Sequence[str],
-    now: dt.datetime,
+    clock: Clock,
     send: Sender | None,
+    run_id: str,
+    sleep: Sleep = time.sleep,
 ) -> Delivery:
-    """Store a digest for every recipient with news, then send every pending digest."""
-    area_names = dict(
-        db.rows("SELECT area_code, area_name FROM areas ORDER BY area_type DESC, area_name")
-    )
+    """Store a digest for every recipient with news, then send every queued digest."""
+    names = area_names(db)
     reporting = reporting_evaluations(evaluations)
     sender = settings.smtp.sender if settings.smtp else NO_SMTP_SENDER
     stored = []
     for recipient in settings.recipients:
-        digest = build_digest(
-            recipient,
-            catalogue,
-            plans,
-            area_names,
-            reporting,
-            _notified(db, recipient.email),
-            notes,
-        )
+        told = notified(db, recipient.email)
+        digest = build_digest(recipient, catalogue, plans, names, reporting, told, notes)
         if digest is None:
             logger.info("digest for %s: nothing new", recipient.email)
             continue
-        status = "pending" if send else "written"
         item = store_digest(
-            db, digest, render_digest(digest), settings.paths.outbox_dir, sender, now, status
+            db,
+            digest,
+            render_digest(digest),
+            settings.paths.outbox_dir,
+            sender,
+            clock(),
+            "pending" if send else "written",
+            run_id,
+            ledger_rows(digest, reporting, plans),
         )
         logger.info("digest for %s: %s (%s)", recipient.email, item.html_path, digest.subject)
         stored.append(item)
-    counts = _send_pending(db, send, now) if send else {"sent": 0, "pending": 0, "failed": 0}
-    return Delivery(tuple(stored), counts["sent"], counts["pending"], counts["failed"])
+    counts: Counter[str] = Counter()
+    if send:
+        counts = send_queued(db, send, RetryPolicy.of(settings.smtp), clock, run_id, sleep=sleep)
+    return Delivery(
+        tuple(stored), counts["sent"], counts["pending"], counts["failed"], counts["reconciled"]
+    )
 
 
-def _notified(db: Database, address: str) -> dict[tuple[str, str, dt.date], set[str]]:
+def preview_digest(
+    recipient: Recipient,
+    catalogue: Catalogue,
+    plans: Sequence[Plan],
+    names: Mapping[str, str],
+    evaluations: Sequence[Evaluation],
+    told: Mapping[tuple[str, str, dt.date], set[str]],
+    notes: Sequence[str],
+) -> Digest | None:
+    """The digest a run would send ``recipient`` now or, with nothing new, the full current
+    table with no movements; None only when there are no figures for them at all."""
+    reporting = reporting_evaluations(evaluations)
+    digest = build_digest(recipient, catalogue, plans, names, reporting, told, notes)
+    if digest is not None:
+        return digest
+    everything = build_digest(recipient, catalogue, plans, names, reporting, {}, notes)
+    return None if everything is None else replace(everything, movements=(), new_keys=())
+
+
+def area_names(db: Database) -> dict[str, str]:
+    """Area code → name, force first: the order the digest lists areas in."""
+    return dict(
+        db.rows("SELECT area_code, area_name FROM areas ORDER BY area_type DESC, area_name")
+    )
+
+
+def notified(db: Database, address: str) -> dict[tuple[str, str, dt.date], set[str]]:
+    """(indicator, area, quarter start) → the statuses ``address`` has been sent."""
     told: dict[tuple[str, str, dt.date], set[str]] = defaultdict(set)
     for indicator, area, start, status in db.rows(
         "SELECT indicator_id, area_code, period_start, status FROM notifications "
@@ -99,16 +168,96 @@ def _notified(db: Database, address: str) -> dict[tuple[str, str, dt.date], set[
     return told
 
 
-def _send_pending(db: Database, send: Sender, now: dt.datetime) -> dict[str, int]:
-    counts = {"sent": 0, "pending": 0, "failed": 0}
-    for digest_id, path in pending(db):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        error: SendError | None = None
+def send_queued(
+    db: Database,
+    send: Sender,
+    policy: RetryPolicy,
+    clock: Clock,
+    run_id: str | None,
+    digest_ids: Sequence[str] | None = None,
+    sleep: Sleep = time.sleep,
+) -> Counter[str]:
+    """Send queued digests (all, or ``digest_ids``); counts by new status, and ``reconciled``."""
+    counts: Counter[str] = Counter()
+    patient = True
+    for item in queued(db, digest_ids):
+        if item.status == "sending":
+            counts["reconciled"] += 1
+            logger.warning(
+                "digest %s to %s was being sent when a run stopped: sending it again with the "
+                "same Message-ID, which receiving systems use to show it once",
+                item.digest_id,
+                item.email,
+            )
+        status = _send_one(
+            db, send, item, policy if patient else RetryPolicy(), clock, run_id, sleep
+        )
+        patient = patient and status != "pending"
+        counts[status] += 1
+    return counts
+
+
+def _send_one(
+    db: Database,
+    send: Sender,
+    item: Queued,
+    policy: RetryPolicy,
+    clock: Clock,
+    run_id: str | None,
+    sleep: Sleep,
+) -> str:
+    """Up to ``1 + policy.retries`` hand-overs, each committed as ``sending`` first."""
+    reason = "reconcile" if item.status == "sending" else "next_run" if item.attempts else "first"
+    message = item.parsed()
+    message_id = message["Message-ID"]
+    for retry in range(policy.retries + 1):
+        attempt = begin_attempt(db, item.digest_id, message_id, run_id, reason, clock())
+        error = None
         try:
             send(message)
         except SendError as exc:
             error = exc
-            logger.warning("digest %s not sent: %s", digest_id, exc)
-        counts[record_attempt(db, digest_id, now, error)] += 1
-    return counts
+        except Exception as exc:
+            # Marked failed before re-raising, or every later run would retry it and crash again.
+            unexpected = SendError(f"unexpected {type(exc).__name__}: {exc}", transient=False)
+            finish_attempt(db, item.digest_id, attempt, clock(), unexpected)
+            raise
+        status = finish_attempt(db, item.digest_id, attempt, clock(), error)
+        if status != "pending" or retry == policy.retries:
+            break
+        wait = policy.backoff_seconds * 2**retry
+        logger.warning(
+            "digest %s to %s: %s; retry %d of %d in %.1fs",
+            item.digest_id,
+            item.email,
+            error,
+            retry + 1,
+            policy.retries,
+            wait,
+        )
+        sleep(wait)
+        reason = "retry"
+    _log_outcome(item, message_id, status, error)
+    return status
+
+
+def _log_outcome(item: Queued, message_id: str, status: str, error: SendError | None) -> None:
+    if status == "sent":
+        logger.info("digest %s sent to %s (%s)", item.digest_id, item.email, message_id)
+    elif status == "pending":
+        logger.warning(
+            "digest %s to %s not sent: %s; left pending for the next run",
+            item.digest_id,
+            item.email,
+            error,
+        )
+    else:
+        logger.error(
+            "digest %s to %s refused permanently: %s; not retried (once fixed: safer digest "
+            "--resend %s --recipient %s)",
+            item.digest_id,
+            item.email,
+            error,
+            item.run_id or "RUN",
+            item.email,
+        )

@@ -1,32 +1,52 @@
 """The outbox: every digest is stored (files + DuckDB) before it is sent, then sent from here.
 
-A digest, its files and the notification keys it covers are recorded in one transaction, so a
-re-run can neither lose a digest nor build the same one twice. Sending then works through
-pending rows; a temporary SMTP failure leaves the row pending for the next run.
+A digest, its exact message, the notification keys it covers and its ledger rows (one per item,
+as shown) are recorded in one transaction, so a re-run can neither lose a digest nor build the
+same one twice. Each hand-over to SMTP is bracketed: ``sending`` is committed first, the outcome
+after (states in ``pipelines/migrations/005_delivery.sql``).
+
+Reconciliation: a row still ``sending`` when a later run starts was interrupted, perhaps after
+the server had accepted the message. It is sent again, byte for byte, with the same Message-ID:
+receiving systems that de-duplicate on Message-ID (Gmail, Exchange) show it once, and the
+interrupted attempt and the reconciling one are both recorded in ``delivery_attempts``. Losing
+a digest is worse than a second copy that most mailboxes fold into the first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import email.utils
 import hashlib
+import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
 from alerts.digest import Digest
+from alerts.ledger import COLUMNS as LEDGER_COLUMNS
 from alerts.render import Rendered, preview_html
 from pipelines.db import Database
 from safer.errors import SendError
 
-__all__ = ["Stored", "pending", "record_attempt", "store_digest"]
+__all__ = [
+    "Queued",
+    "Stored",
+    "StoredDigest",
+    "begin_attempt",
+    "finish_attempt",
+    "queued",
+    "run_digests",
+    "slug",
+    "store_digest",
+    "store_resend",
+]
 
 logger = logging.getLogger(__name__)
-
-Sender = Callable[[EmailMessage], None]
 
 
 @dataclass(frozen=True)
@@ -47,38 +67,55 @@ def store_digest(
     sender: str,
     now: dt.datetime,
     status: str,
+    run_id: str | None = None,
+    ledger: Sequence[Sequence[object]] = (),  # alerts.ledger.ledger_rows
 ) -> Stored:
-    """Write the .eml and .html and record the digest and its keys; returns where they are."""
+    """Write the .eml and .html and record the digest, its message, keys and ledger rows in
+    one transaction; returns where they are."""
     subject = rendered.subject
     recipient = digest.recipient
     keys = sorted(digest.new_keys)
     digest_id = hashlib.sha256(repr((recipient.email, keys)).encode()).hexdigest()[:20]
     message = _message(digest_id, sender, recipient.name, recipient.email, rendered, now)
-    stem = f"{now:%Y%m%d}-{_slug(recipient.name)}-{digest_id[:8]}"
+    stem = f"{now:%Y%m%d}-{slug(recipient.name)}-{digest_id[:8]}"
     outbox_dir.mkdir(parents=True, exist_ok=True)
     eml_path, html_path = outbox_dir / f"{stem}.eml", outbox_dir / f"{stem}.html"
     eml_path.write_bytes(bytes(message))
     html_path.write_text(preview_html(rendered), encoding="utf-8")
+    row = {
+        "digest_id": digest_id,
+        "recipient": recipient.name,
+        "email": recipient.email,
+        "subject": subject,
+        "message_id": message["Message-ID"],
+        "eml_path": str(eml_path),
+        "html_path": str(html_path),
+        "status": status,
+        "created_at": now,
+        "run_id": run_id,
+        "message": bytes(message),
+        "period": digest.period,
+        "plan_name": digest.plan,
+        "notes": json.dumps(list(digest.notes)),
+    }
     with db.transaction():
-        db.execute(
-            "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, NULL)",
-            [
-                digest_id,
-                recipient.name,
-                recipient.email,
-                subject,
-                message["Message-ID"],
-                str(eml_path),
-                str(html_path),
-                status,
-                now,
-            ],
-        )
+        _insert_outbox(db, row)
         db.executemany(
             "INSERT INTO notifications VALUES (?, ?, ?, ?, ?, ?)",
             [(recipient.email, *key, digest_id) for key in keys],
         )
+        db.executemany(
+            f"INSERT INTO delivery_ledger (digest_id, {', '.join(LEDGER_COLUMNS)}) "
+            f"VALUES (?{', ?' * len(LEDGER_COLUMNS)})",
+            [(digest_id, *row) for row in ledger],
+        )
     return Stored(digest_id, recipient.name, recipient.email, subject, eml_path, html_path)
+
+
+def _insert_outbox(db: Database, row: dict[str, object]) -> None:
+    names = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    db.execute(f"INSERT INTO outbox ({names}, attempts) VALUES ({marks}, 0)", list(row.values()))
 
 
 def _message(
@@ -114,27 +151,156 @@ def _message(
     return message
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text``."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "recipient"
 
 
-def pending(db: Database) -> list[tuple[str, Path]]:
-    """(digest id, .eml path) of digests waiting to be sent, oldest first."""
+@dataclass(frozen=True)
+class Queued:
+    """A digest to hand to SMTP: pending, or left ``sending`` by a run that stopped."""
+
+    digest_id: str
+    email: str
+    status: str
+    attempts: int
+    message: bytes
+    run_id: str | None = None
+    """The run that built it: what ``safer digest --resend`` takes."""
+
+    def parsed(self) -> EmailMessage:
+        return _parse(self.message)
+
+
+def _parse(data: bytes) -> EmailMessage:
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def queued(db: Database, digest_ids: Sequence[str] | None = None) -> list[Queued]:
+    """Digests waiting to be sent (all, or those of ``digest_ids``), oldest first."""
     rows = db.rows(
-        "SELECT digest_id, eml_path FROM outbox WHERE status = 'pending' ORDER BY created_at"
+        "SELECT digest_id, email, status, attempts, message, eml_path, run_id FROM outbox "
+        "WHERE status IN ('pending', 'sending') ORDER BY created_at, digest_id"
     )
-    return [(str(digest_id), Path(path)) for digest_id, path in rows]
+    wanted = None if digest_ids is None else set(digest_ids)
+    return [
+        Queued(str(d), str(to), str(status), int(n), _bytes(blob, eml), run)
+        for d, to, status, n, blob, eml, run in rows
+        if wanted is None or d in wanted
+    ]
 
 
-def record_attempt(db: Database, digest_id: str, now: dt.datetime, error: SendError | None) -> str:
-    """Mark one send attempt; returns the digest's new status (sent, pending or failed)."""
+def _bytes(blob: bytes | None, eml_path: str) -> bytes:
+    """The stored message; digests stored before migration 005 have only their .eml file."""
+    return bytes(blob) if blob is not None else Path(eml_path).read_bytes()
+
+
+def begin_attempt(
+    db: Database,
+    digest_id: str,
+    message_id: str,
+    run_id: str | None,
+    reason: str,
+    now: dt.datetime,
+) -> int:
+    """Commit ``sending`` before the message goes to SMTP; returns the attempt's number.
+
+    An attempt still marked ``sending`` was interrupted: it is closed as such here.
+    """
+    with db.transaction():
+        db.execute(
+            "UPDATE delivery_attempts SET outcome = 'interrupted' "
+            "WHERE digest_id = ? AND outcome = 'sending'",
+            [digest_id],
+        )
+        number = int(
+            db.scalar(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1 "
+                "WHERE digest_id = ? RETURNING attempts",
+                [digest_id],
+            )
+        )
+        db.execute(
+            "INSERT INTO delivery_attempts VALUES (?, ?, ?, ?, ?, ?, 'sending', NULL)",
+            [digest_id, number, run_id, reason, message_id, now],
+        )
+    return number
+
+
+def finish_attempt(
+    db: Database, digest_id: str, attempt: int, now: dt.datetime, error: SendError | None
+) -> str:
+    """Record how an attempt ended; returns the digest's new status (sent, pending or failed)."""
     if error is None:
-        status = "sent"
+        status, outcome = "sent", "sent"
+    elif error.transient:
+        status, outcome = "pending", "temporary"
     else:
-        status = "pending" if error.transient else "failed"
-    db.execute(
-        "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
-        "sent_at = CASE WHEN ? = 'sent' THEN ? END WHERE digest_id = ?",
-        [status, None if error is None else str(error), status, now, digest_id],
-    )
+        status, outcome = "failed", "permanent"
+    text = None if error is None else str(error)
+    with db.transaction():
+        db.execute(
+            "UPDATE outbox SET status = ?, last_error = ?, "
+            "sent_at = CASE WHEN ? = 'sent' THEN ?::TIMESTAMPTZ END WHERE digest_id = ?",
+            [status, text, status, now, digest_id],
+        )
+        db.execute(
+            "UPDATE delivery_attempts SET outcome = ?, error = ? "
+            "WHERE digest_id = ? AND attempt = ?",
+            [outcome, text, digest_id, attempt],
+        )
     return status
+
+
+@dataclass(frozen=True)
+class StoredDigest:
+    """A digest as the outbox holds it, for ``safer digest --resend``."""
+
+    digest_id: str
+    recipient: str
+    email: str
+    status: str
+    message_id: str
+    eml_path: Path
+
+
+def run_digests(db: Database, run_id: str) -> list[StoredDigest]:
+    """The digests run ``run_id`` built (not resends), in the order it stored them."""
+    rows = db.rows(
+        "SELECT digest_id, recipient, email, status, message_id, eml_path FROM outbox "
+        "WHERE run_id = ? AND kind = 'digest' ORDER BY created_at, digest_id",
+        [run_id],
+    )
+    return [
+        StoredDigest(d, name, to, status, mid, Path(eml)) for d, name, to, status, mid, eml in rows
+    ]
+
+
+def store_resend(db: Database, original: StoredDigest, now: dt.datetime) -> str:
+    """Store a deliberate re-send of ``original`` as a pending outbox row; returns its id.
+
+    The copy gets a new Message-ID derived from the original's (``<id-rN@domain>``), so mail
+    systems that de-duplicate on Message-ID deliver it, and ``References`` the original.
+    """
+    count = db.scalar("SELECT count(*) FROM outbox WHERE resend_of = ?", [original.digest_id])
+    digest_id = f"{original.digest_id}-r{int(count) + 1}"
+    blob = db.scalar("SELECT message FROM outbox WHERE digest_id = ?", [original.digest_id])
+    copy = _parse(_bytes(blob, str(original.eml_path)))
+    domain = original.message_id.strip("<>").rsplit("@", 1)[-1]
+    del copy["Message-ID"], copy["Date"], copy["References"]
+    copy["Message-ID"] = f"<{digest_id}@{domain}>"
+    copy["Date"] = email.utils.format_datetime(now)
+    copy["References"] = original.message_id
+    eml_path = original.eml_path.with_name(f"{original.eml_path.stem}-r{int(count) + 1}.eml")
+    eml_path.write_bytes(bytes(copy))
+    with db.transaction():
+        db.execute(
+            "INSERT INTO outbox SELECT * REPLACE (? AS digest_id, ? AS message_id, "
+            "? AS eml_path, 'pending' AS status, 0 AS attempts, NULL AS last_error, "
+            "?::TIMESTAMPTZ AS created_at, NULL AS sent_at, 'resend' AS kind, "
+            "digest_id AS resend_of, ? AS message) FROM outbox WHERE digest_id = ?",
+            [digest_id, copy["Message-ID"], str(eml_path), now, bytes(copy), original.digest_id],
+        )
+    return digest_id

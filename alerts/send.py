@@ -1,8 +1,10 @@
 """The one module that speaks SMTP: hand one message to the configured server.
 
-Failures are classified: a 4xx reply, a timeout or a dropped connection is temporary (the digest
-stays pending and is retried); a 5xx reply or a refused login is permanent. The password is
-never logged or put in an error message.
+Failures are classified by whether a later attempt may succeed: a 4xx reply, a timeout, a
+dropped connection or a server that is down is temporary (retried, then left pending); a 5xx
+reply is permanent (a refused login too: retrying a wrong password only risks a lockout). Once
+the server has accepted the message, a failure while saying goodbye is not a failure: the
+message is delivered. The password is never logged or put in an error message.
 """
 
 from __future__ import annotations
@@ -21,34 +23,50 @@ def send_message(config: SmtpConfig, password: str | None, message: EmailMessage
     """Send ``message``; raises SendError (``transient`` when a later attempt may succeed)."""
     where = f"SMTP {config.host}:{config.port}"
     try:
-        with _connect(config) as smtp:
-            if config.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if config.user:
-                smtp.login(config.user, password or "")
-            refused = smtp.send_message(message)
+        smtp = _connect(config)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SendError(f"{where}: cannot connect: {_describe(exc)}", transient=True) from exc
+    try:
+        refused = _hand_over(smtp, config, password, message)
     except smtplib.SMTPAuthenticationError as exc:
         raise SendError(
-            f"{where}: login refused for {config.user}: {exc.smtp_code}", transient=False
+            f"{where}: login refused for {config.user}: {exc.smtp_code}",
+            transient=_temporary(exc.smtp_code),
         ) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise SendError(
             f"{where}: recipient refused: {_codes(exc.recipients)}",
-            transient=_all_temporary(exc.recipients),
+            transient=all(_temporary(code) for code, _ in exc.recipients.values()),
         ) from exc
     except smtplib.SMTPResponseException as exc:
-        text = (
-            exc.smtp_error.decode(errors="replace")
-            if isinstance(exc.smtp_error, bytes)
-            else str(exc.smtp_error)
-        )
         raise SendError(
-            f"{where}: {exc.smtp_code} {text}", transient=400 <= exc.smtp_code < 500
+            f"{where}: {exc.smtp_code} {_text(exc.smtp_error)}",
+            transient=_temporary(exc.smtp_code),
         ) from exc
     except (OSError, smtplib.SMTPException) as exc:
-        raise SendError(f"{where}: {type(exc).__name__}: {exc}", transient=True) from exc
+        raise SendError(f"{where}: {_describe(exc)}", transient=True) from exc
+    finally:
+        _close(smtp)
     if refused:
         raise SendError(f"{where}: some recipients refused: {_codes(refused)}", transient=False)
+
+
+def _hand_over(
+    smtp: smtplib.SMTP, config: SmtpConfig, password: str | None, message: EmailMessage
+) -> dict[str, tuple[int, bytes]]:
+    if config.security == "starttls":
+        smtp.starttls(context=ssl.create_default_context())
+    if config.user:
+        smtp.login(config.user, password or "")
+    return smtp.send_message(message)
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    """QUIT, tolerating a server that drops or stalls: what it accepted stays accepted."""
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 def _connect(config: SmtpConfig) -> smtplib.SMTP:
@@ -62,9 +80,17 @@ def _connect(config: SmtpConfig) -> smtplib.SMTP:
     return smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
 
 
+def _temporary(code: int) -> bool:
+    return 400 <= code < 500
+
+
+def _text(error: bytes | str) -> str:
+    return error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def _codes(recipients: dict[str, tuple[int, bytes]]) -> str:
     return ", ".join(f"{address} ({code})" for address, (code, _) in recipients.items())
-
-
-def _all_temporary(recipients: dict[str, tuple[int, bytes]]) -> bool:
-    return all(400 <= code < 500 for code, _ in recipients.values())

@@ -155,6 +155,11 @@ class SmtpConfig(_Frozen):
     user: str | None = None
     sender: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    """Further attempts within a run after a temporary failure (4xx, timeout, server down);
+    a digest still not sent stays pending for the next run."""
+    backoff_seconds: Annotated[float, Field(ge=0, le=600)] = 5.0
+    """The wait before the first retry, doubling for each one after."""
 
 
 class Settings(_Frozen):

@@ -6,7 +6,8 @@ SaferError
 ├── LoadError          a landed file could not be staged or promoted (names file, row, field)
 ├── CheckError         the check engine itself failed (not a data failure)
 ├── QuarantineError    an operator's quarantine command was refused (unknown, released, stale)
-└── SendError          a digest could not be handed to SMTP; ``transient`` as for FetchError
+├── SendError          a digest could not be handed to SMTP; ``transient`` as for FetchError
+└── DigestError        a ``safer digest`` command was refused (unknown run or recipient)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "CheckError",
     "ConfigError",
+    "DigestError",
     "FetchError",
     "LoadError",
     "QuarantineError",
@@ -56,3 +58,7 @@ class SendError(SaferError):
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class DigestError(SaferError):
+    """A ``safer digest`` preview or resend cannot be done as asked; nothing was sent."""

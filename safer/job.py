@@ -40,7 +40,7 @@ from pipelines.sources import SOURCES
 from safer.config import Settings, smtp_password
 from safer.periods import month_label
 
-__all__ = ["ExitCode", "RunReport", "run"]
+__all__ = ["Assessment", "ExitCode", "RunReport", "assess", "run", "smtp_sender"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,21 +103,19 @@ def _run_stages(
     months = sync_street(db, settings, run_id, as_of, outcome_labels(), clock)
     for month in months:
         _unit(db, run_id, f"{SOURCE} {month_label(month.period)}", month.outcome, month.message)
-    # Measure first so the cross-source checks see this run's figures, then evaluate with
-    # their flags. Measuring twice is cheap next to a digest showing an unchecked figure.
-    _measure_all(db, settings, catalogue, run_id)
     names = {a.code: a.name for a in areas}
-    gate = _gate(db, settings, catalogue, names, run_id, clock())
-    evaluations = _evaluate_all(db, settings, catalogue, plans, run_id, gate)
-    missing = _missing(db, settings, as_of)
-    for item in missing:
-        logger.warning("%s", item.sentence)
-        _unit(
-            db, run_id, f"freshness {SOURCE} {month_label(item.period)}", "overdue", item.sentence
-        )
-    notes = _data_notes(db, months, gate, missing)
+    found = assess(db, settings, catalogue, plans, run_id, as_of, clock, names, months)
+    gate = found.gate
     delivery = deliver(
-        db, settings, catalogue, plans, evaluations, notes, clock(), _sender(settings)
+        db,
+        settings,
+        catalogue,
+        plans,
+        found.evaluations,
+        found.notes,
+        clock,
+        smtp_sender(settings),
+        run_id,
     )
     problems = []
     if gate.outcome == "broken" or any(m.outcome == "failed" for m in months):
@@ -128,6 +126,44 @@ def _run_stages(
     if delivery.waiting or delivery.failed:
         problems.append(ExitCode.DIGEST_NOT_SENT)
     return RunReport(run_id, tuple(months), delivery, tuple(problems))
+
+
+@dataclass(frozen=True)
+class Assessment:
+    evaluations: tuple[Evaluation, ...]
+    notes: tuple[str, ...]
+    gate: GateOutcome
+
+
+def assess(
+    db: Database,
+    settings: Settings,
+    catalogue: Catalogue,
+    plans: tuple[Plan, ...],
+    run_id: str,
+    as_of: dt.date,
+    clock: Clock,
+    area_names: Mapping[str, str],
+    months: Sequence[MonthOutcome] = (),
+) -> Assessment:
+    """Measure, check and evaluate what the database holds; the digest's data notes too.
+
+    Writes only derived tables (observations, evaluations, flags, run units), so
+    ``safer digest --preview`` runs it on a throwaway copy of the database.
+    """
+    # Measure first so the cross-source checks see this run's figures, then evaluate with
+    # their flags. Measuring twice is cheap next to a digest showing an unchecked figure.
+    _measure_all(db, settings, catalogue, run_id)
+    gate = _gate(db, settings, catalogue, area_names, run_id, clock())
+    evaluations = _evaluate_all(db, settings, catalogue, plans, run_id, gate)
+    missing = _missing(db, settings, as_of)
+    for item in missing:
+        logger.warning("%s", item.sentence)
+        _unit(
+            db, run_id, f"freshness {SOURCE} {month_label(item.period)}", "overdue", item.sentence
+        )
+    notes = _data_notes(db, months, gate, missing)
+    return Assessment(tuple(evaluations), tuple(notes), gate)
 
 
 def _evaluate_all(
@@ -271,7 +307,8 @@ def _data_notes(
     return notes
 
 
-def _sender(settings: Settings) -> Callable[[EmailMessage], None] | None:
+def smtp_sender(settings: Settings) -> Callable[[EmailMessage], None] | None:
+    """One attempt at handing a message to the configured server; None without [smtp]."""
     smtp = settings.smtp
     if smtp is None:
         return None

@@ -82,6 +82,7 @@ port = {smtp_port}
 security = "none"
 sender = "safer@example.org"
 timeout_seconds = 5
+backoff_seconds = 0
 """
     path = folder / "safer.toml"
     path.write_text(text, encoding="utf-8")

@@ -1,0 +1,104 @@
+"""``safer digest --preview``: the digests a run would send now, with nothing sent or recorded.
+
+Evaluating writes derived tables (observations, evaluations, flags), so the preview evaluates an
+in-memory copy of the database and only ever reads the real file. No source is fetched, so
+"not yet published" notes, which come from fetching, are not shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alerts.deliver import area_names, notified, preview_digest
+from alerts.digest import Digest
+from alerts.render import Rendered, render_digest
+from indicators.definitions import load_catalogue, load_plans
+from pipelines.db import Database, DatabaseError, connect
+from safer.config import Recipient, Settings
+from safer.errors import DigestError
+from safer.job import Clock, assess
+
+__all__ = ["Preview", "preview", "snapshot"]
+
+PREVIEW_RUN = "preview"
+
+
+@dataclass(frozen=True)
+class Preview:
+    recipient: Recipient
+    digest: Digest
+    rendered: Rendered
+
+
+def preview(
+    settings: Settings, as_of: dt.date, clock: Clock, recipient: str | None = None
+) -> list[Preview]:
+    """Each chosen recipient's digest as a run would build it; raises DigestError."""
+    chosen = _recipients(settings.recipients, recipient)
+    catalogue = load_catalogue(settings.indicators.catalogue_dir)
+    plans = load_plans(settings.indicators.plans_dir, catalogue)
+    with snapshot(settings.database.path) as db:
+        names = area_names(db)
+        if not names:
+            raise DigestError(f"{settings.database.path}: no run yet; run `safer run` first")
+        found = assess(db, settings, catalogue, plans, PREVIEW_RUN, as_of, clock, names)
+        previews = []
+        for person in chosen:
+            told = notified(db, person.email)
+            digest = preview_digest(
+                person, catalogue, plans, names, found.evaluations, told, found.notes
+            )
+            if digest is not None:
+                previews.append(Preview(person, digest, render_digest(digest)))
+    if not previews:
+        raise DigestError("no figures for the chosen recipients' areas yet: nothing to preview")
+    return previews
+
+
+def _recipients(recipients: tuple[Recipient, ...], wanted: str | None) -> list[Recipient]:
+    if wanted is None:
+        if not recipients:
+            raise DigestError("no [[recipients]] in the config: nobody to preview a digest for")
+        return list(recipients)
+    key = wanted.casefold()
+    found = [r for r in recipients if key in (r.name.casefold(), r.email.casefold())]
+    if not found:
+        known = ", ".join(f"{r.name} <{r.email}>" for r in recipients) or "none"
+        raise DigestError(f"no recipient {wanted!r} in the config; recipients: {known}")
+    return found
+
+
+@contextmanager
+def snapshot(path: Path) -> Iterator[Database]:
+    """An in-memory copy of the database at ``path``, which is only read; raises DigestError."""
+    if not path.is_file():
+        raise DigestError(f"{path}: no database yet; run `safer run` first")
+    connect(path).close()  # bring the schema up to date, as every command does
+    db = connect(None)
+    try:
+        _copy_tables(db, path)
+        yield db
+    finally:
+        db.close()
+
+
+def _copy_tables(db: Database, path: Path) -> None:
+    try:
+        db.attach(path, "live")
+    except DatabaseError as exc:
+        raise DigestError(f"{path}: cannot read the database (is a run under way?): {exc}") from exc
+    tables = db.rows(
+        "SELECT table_name FROM duckdb_tables() "
+        "WHERE database_name = 'live' AND schema_name = 'main' AND NOT temporary"
+    )
+    with db.transaction():
+        for (table,) in tables:
+            db.execute(f'DELETE FROM memory.main."{table}"')
+            db.execute(
+                f'INSERT INTO memory.main."{table}" BY NAME SELECT * FROM live.main."{table}"'
+            )
+    db.detach("live")

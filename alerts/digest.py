@@ -122,7 +122,11 @@ def build_digest(
     ``evaluations`` are those of the reporting quarters; ``notified`` maps (indicator, area,
     quarter start) to the statuses this recipient has already been sent.
     """
-    wanted = [e for e in evaluations if recipient.wants(e.area_code)]
+    wanted = [
+        e
+        for e in evaluations
+        if recipient.wants(e.area_code) and recipient.wants_any(_topics(catalogue, plans, e))
+    ]
     new = [e for e in wanted if e.status.value not in notified.get(_key(e), set())]
     if not new:
         return None
@@ -136,10 +140,18 @@ def build_digest(
         plan=plan.name if plan else "no plan in force",
         movements=_movements(catalogue, area_names, new, items, notified),
         notes=tuple(notes),
-        sections=_sections(catalogue, plan, wanted, items, area_names),
+        sections=_sections(catalogue, plan, wanted, items, area_names, recipient),
         new_keys=tuple((*_key(e), e.status.value) for e in new),
         bases=tuple((i.name, i.basis) for i in catalogue.indicators if i.sql is not None),
     )
+
+
+def _topics(catalogue: Catalogue, plans: Sequence[Plan], e: Evaluation) -> tuple[str, ...]:
+    """The indicator's family and its priority in the plan in force for the quarter."""
+    family = catalogue.get(e.indicator_id).family
+    plan = plan_for(plans, e.period_start)
+    found = plan.priority_of(e.indicator_id) if plan else None
+    return (family, found.id) if found else (family,)
 
 
 def _key(e: Evaluation) -> tuple[str, str, dt.date]:
@@ -281,17 +293,25 @@ def _sections(
     wanted: Sequence[Evaluation],
     items: Mapping[int, Item],
     area_names: Mapping[str, str],
+    recipient: Recipient,
 ) -> tuple[Section, ...]:
-    """The plan's priorities in order, then every other catalogue indicator as monitoring."""
+    """The plan's priorities in order, then every other catalogue indicator as monitoring;
+    only what the recipient follows."""
     placed: set[str] = set()
     sections = []
     for priority in plan.priorities if plan else ():
         ids = [t.indicator for t in priority.targets]
         placed.update(ids)
-        blocks = [_block(catalogue.get(i), wanted, items, area_names) for i in ids]
+        blocks = [
+            _block(catalogue.get(i), wanted, items, area_names)
+            for i in ids
+            if recipient.wants_any((priority.id, catalogue.get(i).family))
+        ]
         if blocks:  # a priority with no indicator of ours is not a section
             sections.append(Section(priority.name, tuple(blocks)))
-    rest = [i for i in catalogue.indicators if i.id not in placed]
+    rest = [
+        i for i in catalogue.indicators if i.id not in placed and recipient.wants_any((i.family,))
+    ]
     if rest:
         blocks = [_block(i, wanted, items, area_names) for i in rest]
         sections.append(Section("Other indicators (monitoring only)", tuple(blocks)))

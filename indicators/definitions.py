@@ -157,6 +157,9 @@ class Plan(_Frozen):
     def target_for(self, indicator_id: str) -> Target | None:
         return next((t for _, t in self.targets() if t.indicator == indicator_id), None)
 
+    def priority_of(self, indicator_id: str) -> Priority | None:
+        return next((p for p, t in self.targets() if t.indicator == indicator_id), None)
+
     def covers(self, day: dt.date) -> bool:
         return self.effective_from <= day and (
             self.effective_to is None or day <= self.effective_to

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -143,9 +143,17 @@ class Recipient(_Frozen):
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
     areas: tuple[str, ...] = ("all",)
     """Area codes (CSP codes, the PFA code) this person gets; ``all`` for every area."""
+    priorities: tuple[str, ...] = ("all",)
+    """Plan priority ids (``reduce_crime``) or indicator families (``asb``, ``enforcement``,
+    ``outcomes``, ``call_handling``) this person gets; ``all`` for everything. Families keep a
+    route working when a new plan renames its priorities."""
 
     def wants(self, area_code: str) -> bool:
         return "all" in self.areas or area_code in self.areas
+
+    def wants_any(self, topics: Iterable[str]) -> bool:
+        """Whether any of an indicator's priority and family is one this person follows."""
+        return "all" in self.priorities or not set(topics).isdisjoint(self.priorities)
 
 
 class SmtpConfig(_Frozen):

@@ -38,6 +38,7 @@ from pipelines.freshness import Missing, overdue
 from pipelines.police_uk import SOURCE, MonthOutcome, sync_street
 from pipelines.sources import SOURCES
 from safer.config import Settings, smtp_password
+from safer.errors import ConfigError
 from safer.periods import month_label
 
 __all__ = ["Assessment", "ExitCode", "RunReport", "assess", "run", "smtp_sender"]
@@ -75,6 +76,7 @@ def run(settings: Settings, as_of: dt.date, clock: Clock) -> RunReport:
     """Run every stage once; raises ConfigError for a bad catalogue or plan before any work."""
     catalogue = load_catalogue(settings.indicators.catalogue_dir)
     plans = load_plans(settings.indicators.plans_dir, catalogue)
+    _check_routes(settings, catalogue, plans)
     run_id = f"{clock():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with connect(settings.database.path) as db:
         db.execute("INSERT INTO runs VALUES (?, ?, ?, NULL, NULL)", [run_id, as_of, clock()])
@@ -84,6 +86,21 @@ def run(settings: Settings, as_of: dt.date, clock: Clock) -> RunReport:
             [clock(), int(report.exit_code), run_id],
         )
     return report
+
+
+def _check_routes(settings: Settings, catalogue: Catalogue, plans: Sequence[Plan]) -> None:
+    """A recipient following a priority no plan has would silently get nothing: refuse it."""
+    known = {"all"} | {i.family for i in catalogue.indicators}
+    known |= {p.id for plan in plans for p in plan.priorities}
+    problems = [
+        f"recipients.{n}.priorities: {topic!r} is neither a plan priority nor an indicator "
+        f"family (known: {', '.join(sorted(known))})"
+        for n, recipient in enumerate(settings.recipients)
+        for topic in recipient.priorities
+        if topic not in known
+    ]
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def _run_stages(

@@ -196,3 +196,43 @@ def test_templates_refuse_undefined_names(template: str) -> None:
 
     with pytest.raises(UndefinedError):
         _environment().get_template(template).render()
+
+
+def test_a_recipient_following_one_priority_gets_only_its_indicators() -> None:
+    listen = Recipient(name="Victims lead", email="v@example.org", priorities=("listen",))
+    found = [
+        _e("asb_incidents", "E23000006", Q3, Status.RED, 1650),
+        _e("no_suspect_share", "E23000006", Q3, Status.NOT_EVALUATED, 0.27),
+    ]
+    digest = build_digest(listen, CATALOGUE, PLANS, AREAS, found, {}, [])
+    assert digest is not None
+    assert [s.priority for s in digest.sections] == ["Listen to the public"]
+    assert [b.name for s in digest.sections for b in s.blocks] == [
+        "Crimes closed with no suspect identified"
+    ]
+    assert digest.subject.endswith("— 0 off track"), "the ASB figure is not theirs to count"
+    by_family = Recipient(name="ASB", email="a@example.org", priorities=("asb",))
+    asb = build_digest(by_family, CATALOGUE, PLANS, AREAS, found, {}, [])
+    assert asb is not None and asb.subject.endswith("— 1 off track")
+
+
+def test_hostile_area_and_indicator_names_are_escaped_in_html() -> None:
+    hostile = {**AREAS, "E23000006": '<img src="https://evil.example/x.png">Cheshire & Co'}
+    catalogue = CATALOGUE.model_copy(
+        update={
+            "indicators": tuple(
+                i.model_copy(update={"name": "<script>alert(1)</script>ASB"})
+                if i.id == "asb_incidents"
+                else i
+                for i in CATALOGUE.indicators
+            )
+        }
+    )
+    found = [_e("asb_incidents", "E23000006", Q3, Status.RED, 1650)]
+    digest = build_digest(LEAD, catalogue, PLANS, hostile, found, {}, [])
+    assert digest is not None
+    rendered = render_digest(digest)
+    text, html = rendered.text, rendered.html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;ASB" in html
+    assert 'src="https://evil' not in html and "Cheshire &amp; Co" in html
+    assert "<script>alert(1)</script>ASB" in text, "the plain text part is not HTML"

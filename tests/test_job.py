@@ -337,3 +337,15 @@ def test_an_implausible_change_is_a_warning_beside_the_figure(
         "DATA WARNING: Cheshire, 2024/25 Q4: 1,463 is far from the same quarter last year"
         " (2,355); check the source."
     )
+
+
+def test_a_route_to_an_unknown_priority_is_refused_before_any_work(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    extra = '[[recipients]]\nname = "Typo"\nemail = "t@example.org"\npriorities = ["reduce_crim"]\n'
+    config = write_config(tmp_path, "http://127.0.0.1:9/unused", ["2025-01"], extra=extra)
+
+    assert main(["run", "--config", str(config)]) == 1
+
+    assert "recipients.2.priorities: 'reduce_crim' is neither a plan priority" in caplog.text
+    assert not (tmp_path / "safer.duckdb").exists(), "refused before opening the database"

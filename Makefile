@@ -27,5 +27,8 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(VENV)/bin/pytest
 
+bench: $(STAMP)
+	$(PY) -m bench.checks_bench
+
 clean:
 	rm -rf $(VENV) var outbox .pytest_cache .mypy_cache .ruff_cache

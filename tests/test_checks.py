@@ -172,6 +172,8 @@ def corrupted(
     corrupt("lsoa", crimes[2 * step], "LSOA code", "E0101858")
     corrupt("longitude", crimes[3 * step], "Longitude", "-2.03x")
     corrupt("outcome", crimes[4 * step], "Last outcome category", "Sent to Narnia")
+    corrupt("crime_id", crimes[1], "Crime ID", hex_id[:20])  # truncated
+    corrupt("no_crime_type", crimes[2], "Crime type", "")
 
     folder = tmp_path_factory.mktemp("corrupted")
     source = write_csv(folder / "street.csv", header, rows)
@@ -243,6 +245,8 @@ ROW_CORRUPTIONS = {
     "lsoa": "lsoa_code_format",
     "longitude": "coordinates_numeric",
     "outcome": "outcome_category_known",
+    "crime_id": "crime_id_format",
+    "no_crime_type": "crime_type_present",
 }
 
 
@@ -250,7 +254,7 @@ def test_each_corruption_fails_only_its_check(corrupted: Corrupted) -> None:
     expected = set(ROW_CORRUPTIONS.values()) | {"row_count_plausible"}
     assert failing(list(corrupted.run.results.values())) == expected
     passing = ALL_CHECKS - expected
-    assert passing == {"columns_as_published", "crime_type_present", "crime_id_format"}
+    assert passing == {"columns_as_published"}
     for check_id in passing - {"columns_as_published"}:
         assert corrupted.run.results[check_id].unexpected_count == 0
 
@@ -314,8 +318,18 @@ def test_unknown_outcome_is_only_a_warning(corrupted: Corrupted) -> None:
     }
     assert warnings == {"crime_id_format", "outcome_category_known"}
     assert not corrupted.run.results["outcome_category_known"].success
-    # The outcome corruption is the only warning-level failure.
-    assert corrupted.run.results["crime_id_format"].success
+    result = corrupted.run.results["crime_id_format"]
+    assert not result.success and result.unexpected_count == 1
+    assert result.sample[0]["record_no"] == corrupted.record["crime_id"]
+
+
+def test_a_missing_crime_type_fails_its_own_check_not_the_category_check(
+    corrupted: Corrupted,
+) -> None:
+    result = corrupted.run.results["crime_type_present"]
+    assert not result.success and result.unexpected_count == 1
+    assert result.check.severity is Severity.ERROR
+    assert corrupted.run.results["crime_type_known"].unexpected_count == 1, "only the unicorn"
 
 
 def test_too_few_rows_fails_the_row_count(corrupted: Corrupted) -> None:

@@ -1,7 +1,8 @@
 """Build one recipient's digest from evaluations: pure, no database, clock or templates.
 
 A digest exists only when the recipient has something not yet told: an (indicator, area,
-quarter, status) they have not been notified of. Everything a template shows is computed here.
+quarter, status) they have not been notified of, or a new special-cause signal on it.
+Everything a template shows is computed here.
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ class Item:
 
 @dataclass(frozen=True)
 class Movement:
-    kind: str  # newly off track | worsened | back on track | withheld
+    kind: str  # newly off track | worsened | back on track | withheld | special cause: …
     item: Item
+    why: str = ""
+    """The sentence that explains this movement: the status reason, or the SPC reading."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def build_digest(
         for e in evaluations
         if recipient.wants(e.area_code) and recipient.wants_any(_topics(catalogue, plans, e))
     ]
-    new = [e for e in wanted if e.status.value not in notified.get(_key(e), set())]
+    new = [e for e in wanted if _untold(e, notified.get(_key(e), set()))]
     if not new:
         return None
     items = {id(e): _item(catalogue.get(e.indicator_id), e, area_names) for e in wanted}
@@ -141,7 +144,12 @@ def build_digest(
         movements=_movements(catalogue, area_names, new, items, notified),
         notes=tuple(notes),
         sections=_sections(catalogue, plan, wanted, items, area_names, recipient),
-        new_keys=tuple((*_key(e), e.status.value) for e in new),
+        new_keys=tuple(
+            (*_key(e), key)
+            for e in new
+            for key in (e.status.value, _signal(e))
+            if key and key not in notified.get(_key(e), set())
+        ),
         bases=tuple((i.name, i.basis) for i in catalogue.indicators if i.sql is not None),
     )
 
@@ -259,14 +267,32 @@ def _movements(
         ),
     )
     return tuple(
-        Movement(kind, items[id(e)])
+        Movement(kind, items[id(e)], e.spc_text if kind.startswith("special") else e.reason)
         for e in ranked
         if (kind := _movement(e, notified.get(_key(e))))
     )
 
 
+def _signal(e: Evaluation) -> str | None:
+    """A special-cause signal worth telling, as its notification key (``spc:concern_high``).
+
+    Kept beside the status so a new signal on an unchanged status is told once, and a signal
+    already told is not repeated while it lasts.
+    """
+    if e.status in (Status.WITHHELD, Status.INCOMPLETE):
+        return None
+    if e.spc_variation.startswith(("concern", "improvement")):
+        return f"spc:{e.spc_variation}"
+    return None
+
+
+def _untold(e: Evaluation, told: set[str]) -> bool:
+    signal = _signal(e)
+    return e.status.value not in told or (signal is not None and signal not in told)
+
+
 def _movement(e: Evaluation, before: set[str] | None) -> str | None:
-    told = {Status(s) for s in before or set()}
+    told = {Status(s) for s in before or set() if not s.startswith("spc:")}
     if e.status is Status.WITHHELD:
         return "withheld"
     if e.status is Status.RED and Status.AMBER in told:
@@ -275,8 +301,9 @@ def _movement(e: Evaluation, before: set[str] | None) -> str | None:
         return "newly off track"
     if e.status is Status.GREEN and told & OFF_TRACK:
         return "back on track"
-    if e.spc_variation.startswith("concern") and e.status is not Status.INCOMPLETE:
-        return "special cause: concern"
+    signal = _signal(e)
+    if signal is not None and signal not in (before or set()):
+        return f"special cause: {signal.removeprefix('spc:').split('_')[0]}"
     return None
 
 

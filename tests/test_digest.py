@@ -171,7 +171,11 @@ def test_a_recipient_gets_only_their_areas() -> None:
 
 
 def test_nothing_new_means_no_digest_and_changes_are_named() -> None:
-    told = {(e.indicator_id, e.area_code, e.period_start): {e.status.value} for e in EVALUATIONS}
+    first = _digest()
+    assert first is not None
+    told: dict[tuple[str, str, dt.date], set[str]] = {}
+    for indicator, area, start, status in first.new_keys:
+        told.setdefault((indicator, area, start), set()).add(status)
     assert _digest(notified=told) is None
     told[("asb_incidents", "E23000006", Q3)] = {"amber"}
     told[("asb_incidents", "E22000023", Q3)] = {"red"}
@@ -236,3 +240,16 @@ def test_hostile_area_and_indicator_names_are_escaped_in_html() -> None:
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;ASB" in html
     assert 'src="https://evil' not in html and "Cheshire &amp; Co" in html
     assert "<script>alert(1)</script>ASB" in text, "the plain text part is not HTML"
+
+
+def test_a_new_special_cause_signal_is_told_once_even_when_the_status_holds() -> None:
+    steady = _e("asb_incidents", "E22000023", Q3, Status.GREEN, 250)
+    told = {("asb_incidents", "E22000023", Q3): {"green"}}
+    assert build_digest(LEAD, CATALOGUE, PLANS, AREAS, [steady], told, []) is None
+    signalled = replace(steady, spc_variation="concern_high")
+    digest = build_digest(LEAD, CATALOGUE, PLANS, AREAS, [signalled], told, [])
+    assert digest is not None
+    assert [m.kind for m in digest.movements] == ["special cause: concern"]
+    assert digest.new_keys == (("asb_incidents", "E22000023", Q3, "spc:concern_high"),)
+    told[("asb_incidents", "E22000023", Q3)].add("spc:concern_high")
+    assert build_digest(LEAD, CATALOGUE, PLANS, AREAS, [signalled], told, []) is None

@@ -78,6 +78,8 @@ class Block:
     name: str
     rows: tuple[Item, ...]
     missing: str | None = None
+    source: str = ""
+    """Where the block's figures come from, shown under its name."""
 
 
 @dataclass(frozen=True)
@@ -357,7 +359,7 @@ def _block(
         key=lambda i: (-i.period_start.toordinal(), _rank(order, i.area_code)),
     )
     if rows:
-        return Block(indicator.name, tuple(rows))
+        return Block(indicator.name, tuple(rows), source=indicator.source_label)
     if indicator.sql is None:
         missing = f"no source configured yet ({indicator.source_label})"
     else:

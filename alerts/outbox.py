@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from alerts.digest import Digest
 from alerts.ledger import COLUMNS as LEDGER_COLUMNS
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+# Officers read dates in UK time; the Date header carries the offset, so nothing is lost.
+LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ def _message(
     message["Subject"] = rendered.subject
     message["From"] = sender
     message["To"] = email.utils.formataddr((name, address))
-    message["Date"] = email.utils.format_datetime(now)
+    message["Date"] = email.utils.format_datetime(now.astimezone(LONDON))
     # Deterministic, so a digest re-sent after a crash can be matched to the first attempt.
     message["Message-ID"] = f"<{digest_id}@{sender.rsplit('@', 1)[-1]}>"
     message.set_content(rendered.text)
@@ -291,7 +294,7 @@ def store_resend(db: Database, original: StoredDigest, now: dt.datetime) -> str:
     domain = original.message_id.strip("<>").rsplit("@", 1)[-1]
     del copy["Message-ID"], copy["Date"], copy["References"]
     copy["Message-ID"] = f"<{digest_id}@{domain}>"
-    copy["Date"] = email.utils.format_datetime(now)
+    copy["Date"] = email.utils.format_datetime(now.astimezone(LONDON))
     copy["References"] = original.message_id
     eml_path = original.eml_path.with_name(f"{original.eml_path.stem}-r{int(count) + 1}.eml")
     eml_path.write_bytes(bytes(copy))

@@ -253,3 +253,15 @@ def test_a_new_special_cause_signal_is_told_once_even_when_the_status_holds() ->
     assert digest.new_keys == (("asb_incidents", "E22000023", Q3, "spc:concern_high"),)
     told[("asb_incidents", "E22000023", Q3)].add("spc:concern_high")
     assert build_digest(LEAD, CATALOGUE, PLANS, AREAS, [signalled], told, []) is None
+
+
+def test_the_date_header_is_in_uk_time() -> None:
+    from alerts.outbox import _message
+
+    digest = _digest()
+    assert digest is not None
+    summer = dt.datetime(2025, 7, 1, 5, 30, tzinfo=dt.UTC)
+    message = _message(
+        "abc", "safer@example.org", "Lead", "l@example.org", render_digest(digest), summer
+    )
+    assert message["Date"] == "Tue, 01 Jul 2025 06:30:00 +0100"

@@ -198,13 +198,13 @@ def _list_quarantine(db: Database, include_released: bool) -> list[str]:
 
 
 def _show_quarantined(db: Database, settings: Settings, batch_id: str) -> list[str]:
-    from pipelines.police_uk import staging_path
+    from pipelines.batch import staging_path
     from pipelines.quarantine import find_batch, ledger_history
     from pipelines.quarantine_text import describe_batch
 
     batch = find_batch(db, batch_id)
     staged = staging_path(settings.paths.data_dir, batch.batch_id)
-    history = ledger_history(db, batch.source, batch.period)
+    history = ledger_history(db, batch.source, batch.slot)
     return describe_batch(batch, history, staged, staged.is_file())
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from safer.config import format_validation_error
 from safer.errors import ConfigError
+from safer.periods import Grain
 
 __all__ = [
     "Catalogue",
@@ -46,7 +47,8 @@ class Indicator(_Frozen):
     unit: Unit
     """``rate`` is a proportion shown as a percentage; ``per_1000`` is per 1,000 residents."""
     polarity: Literal["higher_is_better", "lower_is_better", "neutral"]
-    grain: Literal["month", "quarter", "year"]
+    grain: Grain
+    """The grain the source publishes: SPC runs on it; months are judged as quarters."""
     source: str
     """The source whose loaded periods define the indicator's periods (``source_periods``)."""
     source_label: str
@@ -58,7 +60,18 @@ class Indicator(_Frozen):
     (residents)."""
     areas: tuple[Literal["force", "csp"], ...] = ("force", "csp")
     sql: str | None = None
-    """Returns area_code (a CSP), month, numerator, denominator; None: no source configured yet."""
+    """Returns area_code (a CSP; ignored for a force-wide source), period (the first day of the
+    month, quarter or financial year), numerator, denominator; None: no source exists yet."""
+
+    @property
+    def has_denominator(self) -> bool:
+        """Rates, rates per head and mean times are a numerator over a denominator."""
+        return self.unit != "count"
+
+    @property
+    def evaluated_grain(self) -> Grain:
+        """The periods judged: quarters (monthly figures roll up into them), or years."""
+        return "year" if self.grain == "year" else "quarter"
 
     @model_validator(mode="after")
     def _counts_have_no_denominator(self) -> Indicator:

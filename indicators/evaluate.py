@@ -27,7 +27,7 @@ from indicators.definitions import (
 from indicators.spc import Direction, SpcPoint, SpcResult, SpcRules, describe, spc
 from indicators.status import OFF_TRACK, Status
 from indicators.targets import Comparators, judge
-from safer.periods import add_months, month_label, quarter_label
+from safer.periods import GRAIN_MONTHS, Grain, add_months, month_label, period_label
 
 __all__ = [
     "OFF_TRACK",
@@ -61,8 +61,16 @@ class Observation:
 
 @dataclass(frozen=True)
 class Measured:
-    quarters: Mapping[Key, Observation]
-    months: Mapping[Key, Observation]
+    periods: Mapping[Key, Observation]
+    """The periods judged: quarters, or financial years for a yearly indicator."""
+    series: Mapping[Key, Observation]
+    """The figures SPC runs on, at the source's grain (months where the source is monthly)."""
+    grain: Grain = "month"
+    """The series' grain."""
+
+    @property
+    def evaluated_grain(self) -> Grain:
+        return "year" if self.grain == "year" else "quarter"
 
 
 @dataclass(frozen=True)
@@ -101,15 +109,23 @@ class Evaluation:
     spc_text: str = ""
     data_warning: str | None = None
     spc_points: tuple[SpcPoint, ...] = field(default=(), repr=False)
-    """The monthly points the SPC reading used, oldest first, each with its month: the digest
-    charts them. Not stored (measure._EVALUATION_COLUMNS), so re-runs compare as before."""
+    """The points the SPC reading used, oldest first, each with its period: the digest charts
+    them. Not stored (measure._EVALUATION_COLUMNS), so re-runs compare as before."""
+    grain: Grain = "quarter"
+    """The judged period's grain: ``quarter`` or ``year``."""
+    series_grain: Grain = "month"
+    """The grain of the SPC points."""
+
+    @property
+    def period_label(self) -> str:
+        return period_label(self.period_start, self.grain)
 
 
 def evaluate(indicator: Indicator, measured: Measured, ctx: Context) -> list[Evaluation]:
     """One evaluation per area and quarter measured, ordered by area then quarter."""
     return [
         _evaluate_one(indicator, measured, ctx, obs)
-        for obs in sorted(measured.quarters.values(), key=lambda o: (o.area_code, o.period_start))
+        for obs in sorted(measured.periods.values(), key=lambda o: (o.area_code, o.period_start))
     ]
 
 
@@ -118,10 +134,14 @@ def _evaluate_one(
 ) -> Evaluation:
     plan = plan_for(ctx.plans, obs.period_start)
     target = plan.target_for(indicator.id) if plan else None
-    last_year = _complete(measured.quarters.get((obs.area_code, add_months(obs.period_start, -12))))
-    previous = _complete(measured.quarters.get((obs.area_code, add_months(obs.period_start, -3))))
-    rolling, before = _rolling(indicator, measured.months, obs)
-    series, spc_text = _spc(indicator, measured.months, obs, target, ctx.spc_rules)
+    periods = measured.periods
+    last_year = _complete(periods.get((obs.area_code, add_months(obs.period_start, -12))))
+    # A year's previous period is last year, already shown; a quarter's is the one before.
+    previous = None
+    if measured.evaluated_grain == "quarter":
+        previous = _complete(periods.get((obs.area_code, add_months(obs.period_start, -3))))
+    rolling, before = _rolling(indicator, measured, obs)
+    series, spc_text = _spc(indicator, measured, obs, target, ctx.spc_rules)
     status, reason, comparator = _status(indicator, measured, ctx, obs, plan, target)
     return Evaluation(
         indicator_id=indicator.id,
@@ -135,7 +155,7 @@ def _evaluate_one(
         last_year=last_year.value if last_year else None,
         rolling_12=rolling,
         previous_rolling_12=before,
-        rest_of_force=_rest_of_force(indicator, measured.quarters, ctx.force_code, obs),
+        rest_of_force=_rest_of_force(indicator, periods, ctx.force_code, obs),
         comparator=comparator,
         plan_id=plan.id if plan else None,
         target_form=target.form if target else None,
@@ -144,6 +164,8 @@ def _evaluate_one(
         spc_text=spc_text,
         data_warning=_warning(ctx, obs),
         spc_points=series.points if series else (),
+        grain=measured.evaluated_grain,
+        series_grain=measured.grain,
     )
 
 
@@ -157,7 +179,8 @@ def _warning(ctx: Context, obs: Observation) -> str | None:
 
 
 def _complete(obs: Observation | None) -> Observation | None:
-    return obs if obs is not None and obs.months_loaded == 3 else None
+    """Only a whole period is compared: a quarter of three months (a year always has 12)."""
+    return obs if obs is not None and obs.months_loaded >= 3 else None
 
 
 def _status(
@@ -170,7 +193,7 @@ def _status(
 ) -> tuple[Status, str, float | None]:
     if obs.period_start in ctx.withheld:
         return Status.WITHHELD, f"withheld: {ctx.withheld[obs.period_start]}", None
-    if obs.months_loaded < 3:
+    if _complete(obs) is None:
         last = month_label(add_months(obs.period_start, obs.months_loaded - 1))
         return (
             Status.INCOMPLETE,
@@ -189,7 +212,7 @@ def _status(
             "the force figure is shown for context",
             None,
         )
-    held = _comparison_withheld(target, obs.period_start, ctx.withheld)
+    held = _comparison_withheld(target, obs.period_start, ctx.withheld, measured.evaluated_grain)
     if held:
         return Status.WITHHELD, held, None
     if obs.value is None:
@@ -200,20 +223,26 @@ def _status(
 
 
 def _comparison_withheld(
-    target: Target, start: dt.date, withheld: Mapping[dt.date, str]
+    target: Target, start: dt.date, withheld: Mapping[dt.date, str], grain: Grain
 ) -> str | None:
     other = None
     if isinstance(target, SamePeriodLastYear):
         other = add_months(start, -12)
     elif isinstance(target, BaselineChange):
-        other = _baseline_quarter(target, start)
+        other = _baseline_period(target, start)
     if other is None or other not in withheld:
         return None
-    return f"withheld: {quarter_label(other)}, the comparison quarter: {withheld[other]}"
+    label = period_label(other, grain)
+    return f"withheld: {label}, the comparison {_noun(grain)}: {withheld[other]}"
 
 
-def _baseline_quarter(target: BaselineChange, start: dt.date) -> dt.date:
-    """The same quarter in the baseline financial year (Q4 falls in the following January)."""
+def _noun(grain: Grain) -> str:
+    return "year" if grain == "year" else "quarter"
+
+
+def _baseline_period(target: BaselineChange, start: dt.date) -> dt.date:
+    """The same quarter (or the year itself) in the baseline financial year; Q4 falls in the
+    following January."""
     year = target.baseline_year + (1 if start.month < 4 else 0)
     return dt.date(year, start.month, 1)
 
@@ -221,23 +250,23 @@ def _baseline_quarter(target: BaselineChange, start: dt.date) -> dt.date:
 def _comparators(
     measured: Measured, force: str, indicator: Indicator, obs: Observation, target: Target
 ) -> Comparators:
+    grain = measured.evaluated_grain
     last_start = add_months(obs.period_start, -12)
-    last = _complete(measured.quarters.get((obs.area_code, last_start)))
+    last = _complete(measured.periods.get((obs.area_code, last_start)))
     baseline_start = (
-        _baseline_quarter(target, obs.period_start) if isinstance(target, BaselineChange) else None
+        _baseline_period(target, obs.period_start) if isinstance(target, BaselineChange) else None
     )
     baseline = (
-        _complete(measured.quarters.get((obs.area_code, baseline_start)))
-        if baseline_start
-        else None
+        _complete(measured.periods.get((obs.area_code, baseline_start))) if baseline_start else None
     )
     return Comparators(
-        period=quarter_label(obs.period_start),
+        period=period_label(obs.period_start, grain),
         last_year=last.value if last else None,
-        last_year_period=quarter_label(last_start),
+        last_year_period=period_label(last_start, grain),
         baseline=baseline.value if baseline else None,
-        baseline_period=quarter_label(baseline_start) if baseline_start else None,
-        rest_of_force=_rest_of_force(indicator, measured.quarters, force, obs),
+        baseline_period=period_label(baseline_start, grain) if baseline_start else None,
+        rest_of_force=_rest_of_force(indicator, measured.periods, force, obs),
+        same_period="the year before" if grain == "year" else "the same quarter last year",
     )
 
 
@@ -254,25 +283,35 @@ def _rest_of_force(
     return (force_obs.numerator - obs.numerator) / denominator if denominator > 0 else None
 
 
-def _months_to(obs: Observation) -> dt.date:
-    return add_months(obs.period_start, max(obs.months_loaded, 1) - 1)
+def _last_point(obs: Observation, grain: Grain) -> dt.date:
+    """The start of the series point that ends the judged period (its last loaded month)."""
+    if grain == "month":
+        return add_months(obs.period_start, max(obs.months_loaded, 1) - 1)
+    return obs.period_start
 
 
 def _rolling(
-    indicator: Indicator, months: Mapping[Key, Observation], obs: Observation
+    indicator: Indicator, measured: Measured, obs: Observation
 ) -> tuple[float | None, float | None]:
-    """The 12 months to the quarter's last month, and the 12 before: both need every month."""
-    end = _months_to(obs)
-    window = [months.get((obs.area_code, add_months(end, -i))) for i in range(24)]
+    """The 12 months to the period's last point, and the 12 before: both need every point. A
+    yearly series has no rolling year other than the year itself."""
+    if measured.grain == "year":
+        return None, None
+    step = GRAIN_MONTHS[measured.grain]
+    points = 12 // step
+    end = _last_point(obs, measured.grain)
+    window = [
+        measured.series.get((obs.area_code, add_months(end, -i * step))) for i in range(2 * points)
+    ]
     if any(m is None for m in window):
         return None, None
     present = [m for m in window if m is not None]
-    return _pooled(indicator, present[:12]), _pooled(indicator, present[12:])
+    return _pooled(indicator, present[:points]), _pooled(indicator, present[points:])
 
 
 def _pooled(indicator: Indicator, window: list[Observation]) -> float | None:
     numerator = sum(m.numerator for m in window)
-    if indicator.unit not in ("rate", "per_1000"):
+    if not indicator.has_denominator:
         return numerator
     denominators = [m.denominator or 0.0 for m in window]
     denominator = sum(denominators)
@@ -283,32 +322,39 @@ def _pooled(indicator: Indicator, window: list[Observation]) -> float | None:
 
 def _spc(
     indicator: Indicator,
-    months: Mapping[Key, Observation],
+    measured: Measured,
     obs: Observation,
     target: Target | None,
     rules: SpcRules,
 ) -> tuple[SpcResult | None, str]:
-    """SPC on the latest unbroken run of months up to the quarter's last loaded month.
+    """SPC on the latest unbroken run of the series up to the period's last point.
 
-    Returns the result and the digest's sentence, which names the months the chart covers.
+    Returns the result and the digest's sentence, which names the points the chart covers.
     """
+    grain, step = measured.grain, GRAIN_MONTHS[measured.grain]
     values: list[float] = []
-    last = month = _months_to(obs)
-    while (found := months.get((obs.area_code, month))) is not None and found.value is not None:
+    last = point = _last_point(obs, grain)
+    while (
+        found := measured.series.get((obs.area_code, point))
+    ) is not None and found.value is not None:
         values.append(found.value)
-        month = add_months(month, -1)
+        point = add_months(point, -step)
+    adjective = _ADJECTIVES[grain]
     if not values:
-        return None, "SPC: no monthly figures to chart"
+        return None, f"SPC: no {adjective} figures to chart"
     direction = _DIRECTIONS.get(indicator.polarity, "neutral")
     level = None
     if isinstance(target, Threshold):
         level = target.at_least if target.at_least is not None else target.at_most
-    first = add_months(month, 1)
-    dates = [add_months(first, i) for i in range(len(values))]
+    first = add_months(point, step)
+    dates = [add_months(first, i * step) for i in range(len(values))]
     result = spc(values[::-1], direction=direction, target=level, rules=rules, dates=dates)
-    span = f"{first:%b %Y} to {last:%b %Y}"
+    span = f"{period_label(first, grain)} to {period_label(last, grain)}"
     text = describe(result, lambda x: format_value(indicator, x))
-    return result, f"SPC on monthly figures {span}: {text}"
+    return result, f"SPC on {adjective} figures {span}: {text}"
+
+
+_ADJECTIVES: Mapping[Grain, str] = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}
 
 
 # Polarity in the catalogue's words → the direction the SPC engine calls improvement.

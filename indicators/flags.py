@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from checks.cross_source import DataFlag
 from checks.models import Severity
 from indicators.definitions import Indicator
-from safer.periods import quarter_start
+from safer.periods import period_start
 
 __all__ = ["flag_effects"]
 
@@ -35,7 +35,7 @@ def flag_effects(
             flag.indicator_id is None and flag.source == indicator.source
         ):
             continue
-        quarter = quarter_start(flag.period)
+        quarter = period_start(flag.period, indicator.evaluated_grain)
         if flag.severity is Severity.ERROR:
             held[quarter].append(f"a data check failed: {flag.sentence}")
         else:

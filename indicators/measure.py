@@ -1,9 +1,13 @@
-"""Run each indicator's SQL and store monthly and quarterly observations for every area.
+"""Run each indicator's SQL and store its observations for every area and period.
 
-The grid is every area × every month the source has loaded, zero-filled, so a CSP with no
-incidents in a loaded month counts as 0 rather than disappearing. The force figure is the sum of
-its CSPs. Financial-year quarters start in April, July, October and January, which are also the
-calendar quarter starts, so ``date_trunc('quarter', month)`` gives the quarter.
+A monthly indicator's grid is every area × every month its source has loaded, zero-filled when
+the source covers the whole force, so a CSP with no incidents in a loaded month counts as 0
+rather than disappearing; its months are rolled up into quarters. Financial-year quarters start
+in April, July, October and January, which are also the calendar quarter starts, so
+``date_trunc('quarter', month)`` gives the quarter. A quarterly or yearly indicator (a return, a
+DEFRA year) is stored at its own grain, and a partnership that sent no figure has none. The force
+figure is the sum of its CSPs, and only when every CSP has one; a force-wide source (stop and
+search, call handling) gives the force's figure directly.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import csv
 import datetime as dt
 from collections import defaultdict
 from importlib import resources
+from typing import Protocol
 
 from indicators.definitions import Indicator
 from indicators.evaluate import Evaluation, Key, Measured, Observation
 from pipelines.db import Database
-from safer.periods import month_label, quarter_start
+from safer.periods import GRAIN_MONTHS, Grain, month_label, period_start
 
 __all__ = [
+    "MeasuredSource",
     "load_outcome_groups",
     "load_population",
     "measure",
@@ -58,57 +64,98 @@ def load_outcome_groups(db: Database) -> None:
         db.executemany("INSERT INTO outcome_groups VALUES (?, ?, ?)", rows)
 
 
-def measure(db: Database, indicator: Indicator, pfa_code: str) -> Measured:
+def measure(db: Database, indicator: Indicator, pfa_code: str, source: MeasuredSource) -> Measured:
     """Store the indicator's observations; returns them keyed by area and period start.
 
     A broken query raises DatabaseError; the caller marks the indicator not evaluated and
     carries on with the others.
     """
+    params = [indicator.id, pfa_code, indicator.source, indicator.has_denominator]
     with db.transaction():
         db.execute("DELETE FROM observations WHERE indicator_id = ?", [indicator.id])
         db.execute(f"CREATE OR REPLACE TEMP TABLE measured AS {indicator.sql}")
-        has_denominator = indicator.unit in ("rate", "per_1000")
-        db.execute(_MONTHLY, [indicator.id, pfa_code, indicator.source, has_denominator])
-        db.execute(_QUARTERLY, [indicator.id, indicator.denominator])
+        if indicator.grain == "month":
+            grid = _CSP_MONTHS if source.area_level == "csp" else _FORCE_MONTHS
+            db.execute(grid, [*params, source.zero_fill])
+            db.execute(_QUARTERLY, [indicator.id, indicator.denominator])
+        else:
+            direct = _CSP_PERIODS if source.area_level == "csp" else _FORCE_PERIODS
+            db.execute(direct, [*params, indicator.grain, GRAIN_MONTHS[indicator.grain]])
         db.execute("DROP TABLE measured")
     rows = db.rows(
         "SELECT grain, area_code, period_start, months_loaded, numerator, denominator "
         "FROM observations WHERE indicator_id = ?",
         [indicator.id],
     )
-    found: dict[str, dict[Key, Observation]] = {"month": {}, "quarter": {}}
+    found: dict[str, dict[Key, Observation]] = {"month": {}, "quarter": {}, "year": {}}
     for grain, area, start, months, num, den in rows:
         found[grain][(area, start)] = Observation(indicator.id, area, start, months, num, den)
-    return Measured(quarters=found["quarter"], months=found["month"])
+    evaluated = "year" if indicator.grain == "year" else "quarter"
+    return Measured(periods=found[evaluated], series=found[indicator.grain], grain=indicator.grain)
 
 
-# Every CSP of the force × every loaded month, zero-filled, then the force as their sum.
+class MeasuredSource(Protocol):
+    """What measuring needs to know of an indicator's source (``pipelines.batch.Source``)."""
+
+    @property
+    def area_level(self) -> str: ...
+
+    @property
+    def zero_fill(self) -> bool: ...
+
+
 # Sums run in DECIMAL: a parallel sum of DOUBLEs can differ in the last bit from run to run,
-# which would make an unchanged re-run look like a changed figure.
-_MONTHLY = """
+# which would make an unchanged re-run look like a changed figure. The query's columns are
+# area_code, period, numerator, denominator ($1 indicator, $2 force, $3 source, $4 whether the
+# unit has a denominator).
+_VALUE = """CASE WHEN denominator IS NULL THEN numerator::DOUBLE
+            WHEN denominator > 0 THEN numerator::DOUBLE / denominator::DOUBLE END"""
+
+# Every CSP of the force × every loaded month; a month with no rows for a CSP is 0 when the
+# source covers the whole force ($5), then the force as the sum of its CSPs.
+_CSP_MONTHS = f"""
 INSERT INTO observations
 WITH grid AS (
     SELECT a.area_code, p.period AS month
     FROM areas a, source_periods p
     WHERE a.area_type = 'csp' AND a.pfa_code = $2 AND p.source = $3
 ), csp AS (
-    SELECT g.area_code, g.month, coalesce(m.numerator, 0)::DECIMAL(38, 9) AS numerator,
+    SELECT g.area_code, g.month,
+           CASE WHEN $5 THEN coalesce(m.numerator, 0) ELSE m.numerator END::DECIMAL(38, 9)
+               AS numerator,
            CASE WHEN $4 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator
-    FROM grid g LEFT JOIN measured m ON m.area_code = g.area_code AND m.month = g.month
+    FROM grid g LEFT JOIN measured m ON m.area_code = g.area_code AND m.period = g.month
 ), everything AS (
-    SELECT * FROM csp
+    SELECT * FROM csp WHERE numerator IS NOT NULL
     UNION ALL
     SELECT $2, month, sum(numerator), sum(denominator) FROM csp GROUP BY month
+    HAVING count(numerator) = count(*)
 )
-SELECT $1, area_code, 'month', month, 1,
-       CASE WHEN denominator IS NULL THEN numerator::DOUBLE
-            WHEN denominator > 0 THEN numerator::DOUBLE / denominator::DOUBLE END,
-       numerator, denominator
+SELECT $1, area_code, 'month', month, 1, {_VALUE}, numerator, denominator
 FROM everything
 """
 
+# A force-wide source: the query's rows for a month, summed, are the force's figure.
+_FORCE_MONTHS = f"""
+INSERT INTO observations
+WITH grid AS (
+    SELECT p.period AS month FROM source_periods p WHERE p.source = $3
+), force AS (
+    SELECT g.month,
+           CASE WHEN $5 THEN coalesce(m.numerator, 0) ELSE m.numerator END::DECIMAL(38, 9)
+               AS numerator,
+           CASE WHEN $4 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator
+    FROM grid g LEFT JOIN (
+        SELECT period, sum(numerator) AS numerator, sum(denominator) AS denominator
+        FROM measured GROUP BY period
+    ) m ON m.period = g.month
+)
+SELECT $1, $2, 'month', month, 1, {_VALUE}, numerator, denominator
+FROM force WHERE numerator IS NOT NULL
+"""
+
 # A stock denominator (residents) is averaged over the quarter's months, not added up.
-_QUARTERLY = """
+_QUARTERLY = f"""
 INSERT INTO observations
 WITH q AS (
     SELECT indicator_id, area_code, date_trunc('quarter', period_start)::DATE AS quarter,
@@ -119,34 +166,67 @@ WITH q AS (
     WHERE indicator_id = $1 AND grain = 'month'
     GROUP BY ALL
 )
-SELECT indicator_id, area_code, 'quarter', quarter, months,
-       CASE WHEN denominator IS NULL THEN numerator::DOUBLE
-            WHEN denominator > 0 THEN numerator::DOUBLE / denominator::DOUBLE END,
-       numerator, denominator
+SELECT indicator_id, area_code, 'quarter', quarter, months, {_VALUE}, numerator, denominator
 FROM q
 """
 
+# A quarterly or yearly source whose rows name their partnership: each CSP's figure where it
+# reported one (a missing return is missing, not zero), and the force's only where every CSP
+# did ($5 grain, $6 its months).
+_CSP_PERIODS = f"""
+INSERT INTO observations
+WITH csp AS (
+    SELECT m.area_code, m.period, sum(m.numerator)::DECIMAL(38, 9) AS numerator,
+           CASE WHEN $4 THEN sum(m.denominator)::DECIMAL(38, 9) END AS denominator
+    FROM measured m JOIN areas a ON a.area_code = m.area_code
+    WHERE a.area_type = 'csp' AND a.pfa_code = $2 AND m.numerator IS NOT NULL
+    GROUP BY ALL
+), everything AS (
+    SELECT * FROM csp
+    UNION ALL
+    SELECT $2, period, sum(numerator), sum(denominator) FROM csp GROUP BY period
+    HAVING count(*) = (SELECT count(*) FROM areas WHERE area_type = 'csp' AND pfa_code = $2)
+)
+SELECT $1, area_code, $5, period, $6, {_VALUE}, numerator, denominator
+FROM everything
+"""
 
-def withheld_quarters(db: Database, source: str) -> dict[dt.date, str]:
-    """Quarters holding a month whose latest file failed its checks, with the reason."""
+_FORCE_PERIODS = f"""
+INSERT INTO observations
+WITH force AS (
+    SELECT period, sum(numerator)::DECIMAL(38, 9) AS numerator,
+           CASE WHEN $4 THEN sum(denominator)::DECIMAL(38, 9) END AS denominator
+    FROM measured WHERE numerator IS NOT NULL GROUP BY period
+)
+SELECT $1, $2, $5, period, $6, {_VALUE}, numerator, denominator
+FROM force
+"""
+
+
+def withheld_quarters(db: Database, source: str, grain: Grain = "quarter") -> dict[dt.date, str]:
+    """Evaluated periods (quarters, or years for a yearly source) holding a period whose file's
+    latest batch failed its checks, with the reason."""
     rows = db.rows(
         """
-        SELECT l.period, l.file_path, string_agg(q.check_id, ', ' ORDER BY q.check_id)
-        FROM load_ledger l JOIN quarantine q USING (batch_id)
-        WHERE l.source = ? AND l.status = 'quarantined' AND q.released_at IS NULL
-          AND l.finished_at = (SELECT max(finished_at) FROM load_ledger x
-                               WHERE x.source = l.source AND x.period = l.period
-                                 AND x.status <> 'failed')
-        GROUP BY ALL ORDER BY l.period
+        WITH latest AS (
+            SELECT * FROM load_ledger WHERE source = ? AND status <> 'failed'
+            QUALIFY row_number() OVER (PARTITION BY slot ORDER BY finished_at DESC) = 1
+        ), held AS (
+            SELECT l.batch_id, l.periods, l.slot, l.file_path,
+                   string_agg(q.check_id, ', ' ORDER BY q.check_id) AS checks
+            FROM latest l JOIN quarantine q USING (batch_id)
+            WHERE l.status = 'quarantined' AND q.released_at IS NULL
+            GROUP BY ALL
+        )
+        SELECT unnest(periods) AS period, slot, file_path, checks FROM held ORDER BY 1, 2
         """,
         [source],
     )
     reasons: dict[dt.date, list[str]] = defaultdict(list)
-    for period, file_path, checks in rows:
+    for period, slot, file_path, checks in rows:
         name = str(file_path).rsplit("/", 1)[-1]
-        reasons[quarter_start(period)].append(
-            f"the {month_label(period)} file ({name}) failed its checks ({checks})"
-        )
+        what = f"the {month_label(period)} file" if slot == month_label(period) else "the file"
+        reasons[period_start(period, grain)].append(f"{what} ({name}) failed its checks ({checks})")
     return {start: "; ".join(items) for start, items in reasons.items()}
 
 

@@ -35,6 +35,8 @@ class Comparators:
     baseline: float | None
     baseline_period: str | None
     rest_of_force: float | None
+    same_period: str = "the same quarter last year"
+    """How a year-on-year comparison is worded: a quarter's, or a year's ("the year before")."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ def judge(indicator: Indicator, target: Target, value: float, c: Comparators) ->
     if isinstance(target, Threshold):
         return _threshold(indicator, target, value)
     if isinstance(target, SamePeriodLastYear):
-        return _relative(indicator, target, value, c.last_year, f"in {c.last_year_period}", "yoy")
+        where = f"in {c.last_year_period}"
+        return _relative(indicator, target, value, c.last_year, where, c.same_period)
     if isinstance(target, BaselineChange):
         return _baseline(indicator, target, value, c)
     if isinstance(target, RestOfForce):
@@ -76,18 +79,19 @@ def _relative(
     value: float,
     comparator: float | None,
     where: str,
-    mode: str = "vs",
+    same_period: str | None = None,
 ) -> Judgement:
+    """Against a comparator; ``same_period`` words a year-on-year change ("the year before")."""
     if comparator is None:
         return Judgement(Status.NOT_EVALUATED, f"no complete figure {where} to compare with", None)
     sign = -1.0 if indicator.polarity == "lower_is_better" else 1.0
     short = 0.0 if indicator.polarity == "neutral" else sign * (comparator - value)
     status, band = _band(indicator, target, short, comparator)
     shown = format_value(indicator, comparator)
-    if mode == "yoy":
+    if same_period is not None:
         moved = change(indicator, value, comparator)
         assert moved is not None
-        reason = f"{moved.text} on the same quarter last year ({shown} {where})"
+        reason = f"{moved.text} on {same_period} ({shown} {where})"
     else:
         reason = f"{format_value(indicator, value)} against {shown} {where}"
     return Judgement(status, reason + band, comparator)

@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from safer.periods import add_months, month_label, quarter_label, quarter_start
+from safer.periods import Grain, add_months, month_label, period_label, period_start
 
-__all__ = ["Missing", "monthly_due", "overdue"]
+__all__ = ["Missing", "monthly_due", "overdue", "period_end"]
 
 
 def monthly_due(month: dt.date) -> dt.date:
@@ -28,15 +28,26 @@ class Missing:
     period: dt.date
     due: dt.date
     days_overdue: int
+    grain: Grain = "month"
+    """The source's grain: a month's file leaves its quarter incomplete; a quarterly or yearly
+    release leaves that period without figures."""
+    source: str = ""
 
     @property
     def sentence(self) -> str:
-        return (
-            f"Data missing: the {self.label} for {month_label(self.period)} was due by "
+        when = month_label(self.period) if self.grain == "month" else self.period_name
+        start = (
+            f"Data missing: the {self.label} for {when} was due by "
             f"{self.due:%-d %b %Y} and is {self.days_overdue} days overdue; "
-            f"{quarter_label(quarter_start(self.period))} figures stay incomplete until it "
-            "arrives."
         )
+        if self.grain == "month":
+            quarter = period_label(period_start(self.period, "quarter"), "quarter")
+            return start + f"{quarter} figures stay incomplete until it arrives."
+        return start + f"there are no {self.period_name} figures from it until it arrives."
+
+    @property
+    def period_name(self) -> str:
+        return period_label(self.period, self.grain)
 
 
 def overdue(
@@ -46,12 +57,20 @@ def overdue(
     as_of: dt.date,
     grace_days: int,
     due_on: Callable[[dt.date], dt.date] = monthly_due,
+    grain: Grain = "month",
+    source: str = "",
 ) -> list[Missing]:
-    """Wanted months not present whose release is more than ``grace_days`` late on ``as_of``."""
+    """Wanted periods not present whose release is more than ``grace_days`` late on ``as_of``."""
     found = []
-    for month in wanted:
-        due = due_on(month)
+    for period in wanted:
+        due = due_on(period)
         late = (as_of - due).days
-        if month not in present and late > grace_days:
-            found.append(Missing(label, month, due, late))
+        if period not in present and late > grace_days:
+            found.append(Missing(label, period, due, late, grain, source))
     return found
+
+
+def period_end(start: dt.date, grain: Grain) -> dt.date:
+    """The last day of the ``grain`` period starting ``start``."""
+    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+    return add_months(start, months) - dt.timedelta(days=1)

@@ -22,7 +22,8 @@ class LedgerEntry:
     batch_id: str
     run_id: str
     source: str
-    period: dt.date
+    period: dt.date | None
+    """The latest period the file holds; None when it could not be read far enough to tell."""
     url: str
     status: str  # loaded | revised | quarantined | released | failed
     started_at: dt.datetime
@@ -39,6 +40,10 @@ class LedgerEntry:
     """On a release row: the quarantined batch an operator put into use."""
     actor: str | None = None
     note: str | None = None
+    slot: str | None = None
+    """The file's identity over time (``pipelines.batch.Wanted.slot``)."""
+    periods: tuple[dt.date, ...] = ()
+    """Every period the file holds."""
 
     @property
     def data_batch(self) -> str:
@@ -50,8 +55,8 @@ def record_ledger(db: Database, entry: LedgerEntry) -> None:
     db.execute(
         "INSERT OR REPLACE INTO load_ledger (batch_id, run_id, source, period, url, file_path, "
         "content_hash, rows, outside_area_rows, status, error, revision_of, etag, last_modified, "
-        "started_at, finished_at, released_batch, actor, note) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "started_at, finished_at, released_batch, actor, note, slot, periods) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             entry.batch_id,
             entry.run_id,
@@ -72,6 +77,8 @@ def record_ledger(db: Database, entry: LedgerEntry) -> None:
             entry.released_batch,
             entry.actor,
             entry.note,
+            entry.slot,
+            list(entry.periods),
         ],
     )
 

@@ -1,7 +1,7 @@
 """Quarantined batches for the operator: list them, show one, release one after review.
 
 A release is the operator's decision that a batch which failed its checks is good enough to use.
-It goes through ``police_uk.promote_batch``, the same path as a month that passed, and in that
+It goes through ``batch.promote_batch``, the same path as a month that passed, and in that
 one transaction also stamps the batch's quarantine rows ``released_at`` and records who released
 it in its own ledger row (status ``released``, ``released_batch`` naming the batch). From then
 on the release row is the month's latest, so its quarters are no longer withheld and an unchanged
@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.batch import promote_batch, staging_path
 from pipelines.db import Database
 from pipelines.ledger import LedgerEntry
-from pipelines.police_uk import SOURCE, promote_batch, staging_path
+from pipelines.sources import SOURCES
 from safer.config import Settings
 from safer.errors import QuarantineError
 from safer.periods import month_label
@@ -56,13 +57,15 @@ class Release:
 class QuarantinedBatch:
     batch_id: str
     source: str
-    period: dt.date
+    period: dt.date | None
     file_path: str
     quarantined_at: dt.datetime
     checks: tuple[FailedCheck, ...]
     released: Release | None = None
     superseded_by: str | None = None
-    """A later file of the same month that came after this one (loaded or quarantined)."""
+    """A later file of the same slot that came after this one (loaded or quarantined)."""
+    slot: str = ""
+    """The file's identity over time: the month of a monthly file, a return's file name."""
 
 
 @dataclass(frozen=True)
@@ -78,22 +81,23 @@ class LedgerRow:
     note: str | None
 
 
-# One row per failed check, with the batch's release (if any) and the month's latest batch.
+# One row per failed check, with the batch's release (if any) and its slot's latest batch.
 _BATCHES = """
 WITH releases AS (
     SELECT released_batch AS batch_id, actor, note
     FROM load_ledger WHERE status = 'released'
     QUALIFY row_number() OVER (PARTITION BY released_batch ORDER BY finished_at DESC) = 1
 ), latest AS (
-    SELECT source, period, coalesce(released_batch, batch_id) AS in_force
+    SELECT source, slot, coalesce(released_batch, batch_id) AS in_force
     FROM load_ledger WHERE status <> 'failed'
-    QUALIFY row_number() OVER (PARTITION BY source, period ORDER BY finished_at DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY source, slot ORDER BY finished_at DESC) = 1
 )
 SELECT q.batch_id, q.source, q.period, q.file_path, q.created_at, q.released_at,
-       q.check_id, q.message, q.sample, r.actor, r.note, l.in_force
+       q.check_id, q.message, q.sample, r.actor, r.note, l.in_force, b.slot
 FROM quarantine q
-LEFT JOIN releases r USING (batch_id)
-LEFT JOIN latest l ON l.source = q.source AND l.period = q.period
+JOIN load_ledger b ON b.batch_id = q.batch_id
+LEFT JOIN releases r ON r.batch_id = q.batch_id
+LEFT JOIN latest l ON l.source = q.source AND l.slot = b.slot
 WHERE $1::VARCHAR IS NULL OR q.batch_id = $1
 ORDER BY q.period, q.created_at, q.batch_id, q.check_id
 """
@@ -123,7 +127,8 @@ def _batches(db: Database, batch_id: str | None) -> list[QuarantinedBatch]:
 
 
 def _batch(rows: list[tuple[Any, ...]]) -> QuarantinedBatch:
-    batch_id, source, period, file_path, created, released_at, *_, actor, note, in_force = rows[0]
+    batch_id, source, period, file_path, created, released_at, *_ = rows[0]
+    actor, note, in_force, slot = rows[0][-4:]
     checks = tuple(FailedCheck(r[6], r[7], _sample(r[8])) for r in rows)
     return QuarantinedBatch(
         batch_id=batch_id,
@@ -135,6 +140,7 @@ def _batch(rows: list[tuple[Any, ...]]) -> QuarantinedBatch:
         # An older release of the same file does not count once it was quarantined again.
         released=Release(released_at, actor, note) if released_at is not None else None,
         superseded_by=in_force if in_force not in (None, batch_id) else None,
+        slot=slot or "",
     )
 
 
@@ -143,13 +149,13 @@ def _sample(text: str | None) -> tuple[dict[str, Any], ...]:
     return tuple(item if isinstance(item, dict) else {"value": item} for item in items)
 
 
-def ledger_history(db: Database, source: str, period: dt.date) -> list[LedgerRow]:
-    """Every ledger row of ``source`` for ``period``, oldest first."""
+def ledger_history(db: Database, source: str, slot: str) -> list[LedgerRow]:
+    """Every ledger row of ``source`` for the file ``slot``, oldest first."""
     rows = db.rows(
         "SELECT batch_id, status, finished_at, rows, error, revision_of, released_batch, actor, "
         "note "
-        "FROM load_ledger WHERE source = ? AND period = ? ORDER BY finished_at, batch_id",
-        [source, period],
+        "FROM load_ledger WHERE source = ? AND slot = ? ORDER BY finished_at, batch_id",
+        [source, slot],
     )
     return [LedgerRow(*row) for row in rows]
 
@@ -178,7 +184,7 @@ def release_batch(
         )
 
     staging = staging_path(settings.paths.data_dir, batch_id)
-    return promote_batch(db, settings.force, entry, staging, clock, stamp)
+    return promote_batch(db, settings, SOURCES[batch.source], entry, staging, clock, stamp)
 
 
 def _check_releasable(batch: QuarantinedBatch) -> None:
@@ -191,13 +197,17 @@ def _check_releasable(batch: QuarantinedBatch) -> None:
     if batch.superseded_by is not None:
         # Releasing an older file would put stale rows back over the month's latest file.
         raise QuarantineError(
-            f"{batch.batch_id}: a later {month_label(batch.period)} file came after it "
-            f"({batch.superseded_by}); only the month's latest file can be released"
+            f"{batch.batch_id}: a later {_what(batch)} came after it "
+            f"({batch.superseded_by}); only the latest file of a slot can be released"
         )
-    if batch.source != SOURCE:
-        raise QuarantineError(
-            f"{batch.batch_id}: releasing {batch.source} batches is not supported"
-        )
+    if batch.source not in SOURCES:
+        raise QuarantineError(f"{batch.batch_id}: {batch.source} is not a source safer knows")
+
+
+def _what(batch: QuarantinedBatch) -> str:
+    if batch.slot and batch.period and batch.slot == month_label(batch.period):
+        return f"{batch.slot} file"
+    return f"version of {batch.slot!r}"
 
 
 def _release_entry(
@@ -205,7 +215,7 @@ def _release_entry(
 ) -> LedgerEntry:
     """The release row: the quarantined row's file and validators, under an id of its own."""
     rows = db.dicts(
-        "SELECT url, file_path, content_hash, etag, last_modified FROM load_ledger "
+        "SELECT url, file_path, content_hash, etag, last_modified, slot, periods FROM load_ledger "
         "WHERE batch_id = ? AND status = 'quarantined'",
         [batch.batch_id],
     )
@@ -223,5 +233,5 @@ def _release_entry(
         released_batch=batch.batch_id,
         actor=actor,
         note=note,
-        **rows[0],
+        **{**rows[0], "periods": tuple(rows[0]["periods"] or ())},
     )

@@ -25,7 +25,7 @@ def _list_line(batch: QuarantinedBatch) -> str:
     fields = [
         batch.batch_id,
         batch.source,
-        month_label(batch.period),
+        _period(batch),
         f"quarantined {_when(batch.quarantined_at)}",
         batch.file_path,
         "failed: " + ", ".join(c.check_id for c in batch.checks),
@@ -37,6 +37,11 @@ def _list_line(batch: QuarantinedBatch) -> str:
     return "  ".join(fields)
 
 
+def _period(batch: QuarantinedBatch) -> str:
+    """The latest period the batch holds; a file that could not be read holds none we know."""
+    return month_label(batch.period) if batch.period else "unknown period"
+
+
 def describe_batch(
     batch: QuarantinedBatch, history: Sequence[LedgerRow], staged: Path, staged_exists: bool
 ) -> list[str]:
@@ -44,7 +49,8 @@ def describe_batch(
     lines = [
         f"batch        {batch.batch_id}",
         f"source       {batch.source}",
-        f"period       {month_label(batch.period)}",
+        f"period       {_period(batch)}",
+        f"slot         {batch.slot}",
         f"file         {batch.file_path}",
         f"quarantined  {_when(batch.quarantined_at)}",
         f"status       {_status(batch)}",
@@ -54,7 +60,7 @@ def describe_batch(
     ]
     for check in batch.checks:
         lines += _check_lines(check)
-    lines += ["", f"ledger history of {batch.source} {month_label(batch.period)}"]
+    lines += ["", f"ledger history of {batch.source} {batch.slot}"]
     lines += [_ledger_line(row, batch.batch_id) for row in history]
     return lines
 
@@ -108,10 +114,14 @@ def _ledger_line(row: LedgerRow, batch_id: str) -> str:
     return ("* " if mine else "  ") + "  ".join(fields)
 
 
+def _periods(entry: LedgerEntry) -> str:
+    return month_label(entry.period) if entry.period else "its periods"
+
+
 def describe_release(entry: LedgerEntry) -> str:
     """What a release did, for the operator."""
     text = (
-        f"released {entry.data_batch}: {month_label(entry.period)} now in use with "
+        f"released {entry.data_batch}: {_periods(entry)} now in use with "
         f"{entry.rows or 0:,} rows ({entry.outside_area_rows or 0:,} outside the force's areas)"
     )
     if entry.revision_of:

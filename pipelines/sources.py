@@ -1,38 +1,40 @@
-"""Every source a pipeline loads, with the suite that checks its batches and when it is due.
+"""Every source a pipeline loads, each with the suite that checks its batches and when it is due.
 
 A source is not a source without both: a test fails if an indicator with a query reads a
-source missing from here, so every pipeline, present and future, is defined with its checks.
+source missing from here, or a source has no checks, so every pipeline, present and future,
+is defined with its checks (the recipe is in CONTRIBUTING.md).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from indicators.definitions import Catalogue
+from pipelines.batch import Source
+from pipelines.police_uk import STREET
+from safer.config import Settings
 
-from checks.models import Check
-from checks.police_street import street_suite
-from pipelines.freshness import monthly_due
+__all__ = ["SOURCES", "active_catalogue", "configured"]
 
-__all__ = ["SOURCES", "Source"]
-
-
-@dataclass(frozen=True)
-class Source:
-    id: str
-    label: str
-    """The source in an officer's words, for "Data missing" sentences."""
-    suite: Callable[[dt.date, int, int, tuple[str, ...]], list[Check]]
-    """The checks a batch must pass: (period, min rows, max rows, outcome labels) → checks."""
-    due: Callable[[dt.date], dt.date]
-    """The day a period's release is due."""
+SOURCES: dict[str, Source] = {source.id: source for source in (STREET,)}
 
 
-SOURCES = {
-    "police_uk_street": Source(
-        id="police_uk_street",
-        label="data.police.uk street file",
-        suite=street_suite,
-        due=monthly_due,
-    ),
-}
+def configured(settings: Settings) -> list[Source]:
+    """The sources the config turns on, in the order a run syncs them."""
+    return [source for source in SOURCES.values() if source.config(settings) is not None]
+
+
+def active_catalogue(catalogue: Catalogue, settings: Settings) -> Catalogue:
+    """The catalogue as this config can measure it: an indicator whose source is not configured
+    has no query, and its digest row says which ``[sources.…]`` table would give it one."""
+    on = {source.id for source in configured(settings)}
+    indicators = tuple(
+        i
+        if i.sql is None or i.source in on
+        else i.model_copy(
+            update={
+                "sql": None,
+                "source_label": f"{i.source_label}; add [sources.{i.source}] to safer.toml",
+            }
+        )
+        for i in catalogue.indicators
+    )
+    return catalogue.model_copy(update={"indicators": indicators})

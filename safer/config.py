@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,10 +20,19 @@ from safer.errors import ConfigError
 from safer.periods import add_months, months_between, parse_month
 
 __all__ = [
+    "CallHandlingConfig",
     "ChecksConfig",
+    "CouncilEnforcementConfig",
     "DatabaseConfig",
+    "DefraFlytippingConfig",
+    "FetchConfig",
     "ForceConfig",
+    "PoliceUkApiConfig",
+    "PoliceUkMonthlyConfig",
+    "PoliceUkOutcomesConfig",
+    "PoliceUkStopSearchConfig",
     "PoliceUkStreetConfig",
+    "ReturnConfig",
     "Recipient",
     "Settings",
     "SmtpConfig",
@@ -56,23 +65,32 @@ class ForceConfig(_Frozen):
     name: str
 
 
-class PoliceUkStreetConfig(_Frozen):
+class FetchConfig(_Frozen):
+    """What every source shares: how it is fetched and when a missing release is reported."""
+
+    enabled: bool = True
+    """``false`` keeps the settings but turns the source off (its indicators: no source)."""
+    timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    """Further attempts on 429, 5xx and connection errors, with backoff."""
+    backoff_seconds: Annotated[float, Field(ge=0)] = 2.0
+    max_bytes: Annotated[int, Field(gt=0)] = 200 * 1024 * 1024
+    release_grace_days: Annotated[int, Field(ge=0, le=365)] = 14
+    """Days after a release is due before a period still missing is reported as missing data."""
+
+
+class PoliceUkMonthlyConfig(FetchConfig):
+    """A data.police.uk monthly file per force: street, outcomes or stop and search."""
+
     base_url: str = "https://data.police.uk/data"
     """A URL laid out like ``{base}/{YYYY-MM}/{YYYY-MM}-{force}-street.csv``, or a local folder."""
     months: tuple[str, ...] = ("2025-01:",)
     """Ranges ``FROM:TO``, ``FROM:`` (up to the month before the run) or a single ``YYYY-MM``."""
     revisit_months: Annotated[int, Field(ge=0, le=36)] = 3
     """Loaded months this close to the newest are re-checked (conditional GET) for revisions."""
-    timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 3
-    backoff_seconds: Annotated[float, Field(ge=0)] = 2.0
-    max_bytes: Annotated[int, Field(gt=0)] = 200 * 1024 * 1024
     min_rows: Annotated[int, Field(ge=0)] = 100
     """A month with fewer rows is implausible for a force (an error: quarantined)."""
     max_rows: Annotated[int, Field(gt=0)] = 2_000_000
-    release_grace_days: Annotated[int, Field(ge=0, le=365)] = 14
-    """Days after a month's release is due (the end of the following month) before a month
-    still not published is reported as missing data."""
 
     @field_validator("months")
     @classmethod
@@ -91,6 +109,69 @@ class PoliceUkStreetConfig(_Frozen):
         return sorted(wanted)
 
 
+class PoliceUkStreetConfig(PoliceUkMonthlyConfig):
+    """The street-level crime and ASB file (``{month}-{force}-street.csv``)."""
+
+
+class PoliceUkOutcomesConfig(PoliceUkMonthlyConfig):
+    """The outcomes file (``{month}-{force}-outcomes.csv``): outcomes by month recorded."""
+
+
+class PoliceUkStopSearchConfig(PoliceUkMonthlyConfig):
+    """The stop-and-search file (``{month}-{force}-stop-and-search.csv``)."""
+
+    min_rows: Annotated[int, Field(ge=0)] = 1
+
+
+class PoliceUkApiConfig(_Frozen):
+    """data.police.uk's API, asked before any monthly file is downloaded whether anything is new
+    (``crime-last-updated``) and which months exist (``crimes-street-dates``)."""
+
+    enabled: bool = True
+    base_url: str = "https://data.police.uk/api"
+    requests_per_second: Annotated[float, Field(gt=0, le=15)] = 15.0
+    """The API allows 15 requests a second (burst 30); never more."""
+    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    backoff_seconds: Annotated[float, Field(ge=0)] = 2.0
+
+
+class DefraFlytippingConfig(FetchConfig):
+    """DEFRA's fly-tipping incidents and actions by local authority: one workbook (``.xlsx``,
+    sheets ``LA_actions`` and ``LA_incidents``) or, for later releases, CSV files."""
+
+    location: str
+    """The published file's URL, or a local path to it."""
+    max_bytes: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
+    release_due_days: Annotated[int, Field(ge=0, le=730)] = 300
+    """Days after a financial year ends (31 March) by which DEFRA's figures for it are due."""
+    release_grace_days: Annotated[int, Field(ge=0, le=365)] = 60
+
+
+class ReturnConfig(FetchConfig):
+    """A return the project defines (templates/returns/): files dropped into a folder, or
+    published under a URL."""
+
+    location: str
+    """A local folder (every ``*.csv`` and ``*.xlsx`` in it is read), or a base URL."""
+    files: tuple[str, ...] = ()
+    """With a URL: the file names to fetch under it. Ignored for a folder."""
+    max_bytes: Annotated[int, Field(gt=0)] = 20 * 1024 * 1024
+    release_due_days: Annotated[int, Field(ge=0, le=365)] = 30
+    """Days after a period ends by which its return is due."""
+    release_grace_days: Annotated[int, Field(ge=0, le=365)] = 7
+
+
+class CouncilEnforcementConfig(ReturnConfig):
+    """The quarterly council enforcement return (templates/returns/council-enforcement-v1)."""
+
+
+class CallHandlingConfig(ReturnConfig):
+    """The monthly 999/101 call-handling return (templates/returns/call-handling-v1)."""
+
+    release_due_days: Annotated[int, Field(ge=0, le=365)] = 20
+
+
 def _parse_range(text: str) -> tuple[dt.date, dt.date | None]:
     first, sep, last = text.partition(":")
     start = parse_month(first)
@@ -103,7 +184,26 @@ def _parse_range(text: str) -> tuple[dt.date, dt.date | None]:
 
 
 class SourcesConfig(_Frozen):
-    police_uk_street: PoliceUkStreetConfig = PoliceUkStreetConfig()
+    """Every source; only the street file is on without being configured."""
+
+    police_uk_street: PoliceUkStreetConfig | None = PoliceUkStreetConfig()
+    police_uk_outcomes: PoliceUkOutcomesConfig | None = None
+    police_uk_stop_search: PoliceUkStopSearchConfig | None = None
+    police_uk_api: PoliceUkApiConfig | None = None
+    defra_flytipping: DefraFlytippingConfig | None = None
+    council_enforcement: CouncilEnforcementConfig | None = None
+    call_handling: CallHandlingConfig | None = None
+
+    def resolve(self, fix: Callable[[str], str]) -> SourcesConfig:
+        """Every local path made absolute with ``fix``; URLs are left alone."""
+        update: dict[str, object] = {}
+        for name in type(self).model_fields:
+            cfg = getattr(self, name)
+            for key in ("base_url", "location"):
+                if cfg is not None and isinstance(getattr(cfg, key, None), str):
+                    cfg = cfg.model_copy(update={key: fix(getattr(cfg, key))})
+            update[name] = cfg
+        return self.model_copy(update=update)
 
 
 class SpcConfig(_Frozen):
@@ -186,9 +286,9 @@ class Settings(_Frozen):
         def fix(path: Path) -> Path:
             return path if path.is_absolute() else base / path
 
-        base_url = self.sources.police_uk_street.base_url
-        if "://" not in base_url:
-            base_url = str(fix(Path(base_url)))
+        def fix_location(text: str) -> str:
+            return text if "://" in text else str(fix(Path(text)))
+
         plans = self.indicators.plans_dir
         catalogue = self.indicators.catalogue_dir
         return self.model_copy(
@@ -197,11 +297,7 @@ class Settings(_Frozen):
                 "paths": PathsConfig(
                     data_dir=fix(self.paths.data_dir), outbox_dir=fix(self.paths.outbox_dir)
                 ),
-                "sources": SourcesConfig(
-                    police_uk_street=self.sources.police_uk_street.model_copy(
-                        update={"base_url": base_url}
-                    )
-                ),
+                "sources": self.sources.resolve(fix_location),
                 "indicators": self.indicators.model_copy(
                     update={
                         "plans_dir": fix(plans) if plans else None,

@@ -7,6 +7,7 @@ is recorded in ``run_units`` with its outcome, and the exit code says what needs
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -33,13 +34,14 @@ from indicators.measure import (
 )
 from indicators.spc import SpcRules
 from pipelines.areas import force_areas, load_lookup
+from pipelines.batch import BatchOutcome
 from pipelines.db import Database, DatabaseError, connect
 from pipelines.freshness import Missing, overdue
-from pipelines.police_uk import SOURCE, MonthOutcome, sync_street
-from pipelines.sources import SOURCES
+from pipelines.sources import SOURCES, active_catalogue, configured
+from pipelines.sync import sync_all
 from safer.config import Settings, smtp_password
 from safer.errors import ConfigError
-from safer.periods import month_label
+from safer.periods import month_label, period_label
 
 __all__ = ["Assessment", "ExitCode", "RunReport", "assess", "run", "smtp_sender"]
 
@@ -63,7 +65,8 @@ _PRECEDENCE = (ExitCode.JOB_ERROR, ExitCode.DIGEST_NOT_SENT, ExitCode.CHECKS_FAI
 @dataclass(frozen=True)
 class RunReport:
     run_id: str
-    months: tuple[MonthOutcome, ...]
+    batches: tuple[BatchOutcome, ...]
+    """One outcome per file each source brought up to date."""
     delivery: Delivery
     problems: tuple[ExitCode, ...] = field(default_factory=tuple)
 
@@ -74,7 +77,7 @@ class RunReport:
 
 def run(settings: Settings, as_of: dt.date, clock: Clock) -> RunReport:
     """Run every stage once; raises ConfigError for a bad catalogue or plan before any work."""
-    catalogue = load_catalogue(settings.indicators.catalogue_dir)
+    catalogue = active_catalogue(load_catalogue(settings.indicators.catalogue_dir), settings)
     plans = load_plans(settings.indicators.plans_dir, catalogue)
     _check_routes(settings, catalogue, plans)
     run_id = f"{clock():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -117,11 +120,11 @@ def _run_stages(
     logger.info("areas: %s", ", ".join(a.name for a in areas))
     load_outcome_groups(db)
     load_population(db)
-    months = sync_street(db, settings, run_id, as_of, outcome_labels(), clock)
-    for month in months:
-        _unit(db, run_id, f"{SOURCE} {month_label(month.period)}", month.outcome, month.message)
+    batches = sync_all(db, settings, run_id, as_of, clock, outcome_labels())
+    for batch in batches:
+        _unit(db, run_id, f"{batch.source} {batch.slot}", batch.outcome, batch.message)
     names = {a.code: a.name for a in areas}
-    found = assess(db, settings, catalogue, plans, run_id, as_of, clock, names, months)
+    found = assess(db, settings, catalogue, plans, run_id, as_of, clock, names, batches)
     gate = found.gate
     delivery = deliver(
         db,
@@ -135,14 +138,14 @@ def _run_stages(
         run_id,
     )
     problems = []
-    if gate.outcome == "broken" or any(m.outcome == "failed" for m in months):
+    if gate.outcome == "broken" or any(b.outcome == "failed" for b in batches):
         problems.append(ExitCode.JOB_ERROR)
     held = any(f.severity is Severity.ERROR for f in gate.flags)
-    if held or any(m.outcome == "quarantined" for m in months):
+    if held or any(b.outcome == "quarantined" for b in batches):
         problems.append(ExitCode.CHECKS_FAILED)
     if delivery.waiting or delivery.failed:
         problems.append(ExitCode.DIGEST_NOT_SENT)
-    return RunReport(run_id, tuple(months), delivery, tuple(problems))
+    return RunReport(run_id, tuple(batches), delivery, tuple(problems))
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ def assess(
     as_of: dt.date,
     clock: Clock,
     area_names: Mapping[str, str],
-    months: Sequence[MonthOutcome] = (),
+    batches: Sequence[BatchOutcome] = (),
 ) -> Assessment:
     """Measure, check and evaluate what the database holds; the digest's data notes too.
 
@@ -176,10 +179,8 @@ def assess(
     missing = _missing(db, settings, as_of)
     for item in missing:
         logger.warning("%s", item.sentence)
-        _unit(
-            db, run_id, f"freshness {SOURCE} {month_label(item.period)}", "overdue", item.sentence
-        )
-    notes = _data_notes(db, months, gate, missing)
+        _unit(db, run_id, f"freshness {item.source} {item.period_name}", "overdue", item.sentence)
+    notes = _data_notes(db, settings, batches, gate, missing)
     return Assessment(tuple(evaluations), tuple(notes), gate)
 
 
@@ -194,7 +195,8 @@ def _evaluate_all(
     flags = (*gate.flags, *_batch_warnings(db))
     found: list[Evaluation] = []
     for indicator, measured in _measure_all(db, settings, catalogue, run_id).items():
-        withheld, warnings = flag_effects(indicator, flags, withheld_quarters(db, indicator.source))
+        held = withheld_quarters(db, indicator.source, indicator.evaluated_grain)
+        withheld, warnings = flag_effects(indicator, flags, held)
         context = Context(
             plans=plans,
             force_code=settings.force.pfa_code,
@@ -221,7 +223,9 @@ def _measure_all(
             _unit(db, run_id, f"indicator {indicator.id}", "no_source", indicator.source_label)
             continue
         try:
-            found[indicator] = measure(db, indicator, settings.force.pfa_code)
+            found[indicator] = measure(
+                db, indicator, settings.force.pfa_code, SOURCES[indicator.source]
+            )
         except DatabaseError as exc:
             logger.error("indicator %s: query failed: %s", indicator.id, exc)
             _unit(db, run_id, f"indicator {indicator.id}", "failed", str(exc))
@@ -259,8 +263,11 @@ def _gate(
 def _batch_warnings(db: Database) -> list[DataFlag]:
     """Warning-level failures of the batches in use, shown beside every figure they feed."""
     rows = db.rows(
-        "SELECT p.source, p.period, c.check_id, c.message FROM source_periods p "
-        "JOIN check_results c USING (batch_id) "
+        "WITH in_use AS (SELECT source, coalesce(released_batch, batch_id) AS batch_id, periods "
+        "FROM load_ledger WHERE status IN ('loaded', 'revised', 'released') "
+        "QUALIFY row_number() OVER (PARTITION BY source, slot ORDER BY finished_at DESC) = 1) "
+        "SELECT DISTINCT u.source, unnest(u.periods) AS period, c.check_id, c.message "
+        "FROM in_use u JOIN check_results c USING (batch_id) "
         "WHERE c.severity = 'warning' AND NOT c.success ORDER BY ALL"
     )
     return [
@@ -268,35 +275,62 @@ def _batch_warnings(db: Database) -> list[DataFlag]:
             check_id,
             Severity.WARNING,
             period,
-            f"the {month_label(period)} file {message}",
+            f"the {_file_of(source, period)} {message}",
             source=source,
         )
         for source, period, check_id, message in rows
     ]
 
 
+def _file_of(source: str, period: dt.date) -> str:
+    found = SOURCES.get(source)
+    if found is None or found.grain == "month":
+        return f"{month_label(period)} file"
+    return f"{found.label} for {period_label(period, found.grain)}"
+
+
 def _missing(db: Database, settings: Settings, as_of: dt.date) -> list[Missing]:
-    """Wanted months neither loaded nor quarantined whose release is overdue."""
-    cfg = settings.sources.police_uk_street
-    present = {
-        row[0]
-        for row in db.rows(
-            "SELECT period FROM source_periods WHERE source = ? UNION "
-            "SELECT period FROM quarantine WHERE source = ? AND released_at IS NULL",
-            [SOURCE, SOURCE],
+    """Every configured source's expected periods, neither in use nor quarantined, whose
+    release is overdue."""
+    found: list[Missing] = []
+    for source in configured(settings):
+        cfg = source.config(settings)
+        assert cfg is not None
+        present = {
+            row[0]
+            for row in db.rows(
+                "SELECT period FROM source_periods WHERE source = $1 UNION "
+                "SELECT unnest(periods) FROM load_ledger l JOIN quarantine q USING (batch_id) "
+                "WHERE l.source = $1 AND q.released_at IS NULL",
+                [source.id],
+            )
+        }
+        found += overdue(
+            source.label,
+            source.expected(db, settings, as_of),
+            present,
+            as_of,
+            cfg.release_grace_days,
+            functools.partial(source.due, settings),
+            source.grain,
+            source.id,
         )
-    }
-    source = SOURCES[SOURCE]
-    wanted = cfg.wanted_months(as_of)
-    return overdue(source.label, wanted, present, as_of, cfg.release_grace_days, source.due)
+    return found
 
 
 def _data_notes(
-    db: Database, months: Sequence[MonthOutcome], gate: GateOutcome, missing: Sequence[Missing]
+    db: Database,
+    settings: Settings,
+    batches: Sequence[BatchOutcome],
+    gate: GateOutcome,
+    missing: Sequence[Missing],
 ) -> list[str]:
-    """Sentences for the digest's caveats: withheld months, missing releases, failed checks,
+    """Sentences for the digest's caveats: withheld periods, missing releases, failed checks,
     exclusions, unpublished months."""
-    notes = [f"Withheld: {reason}." for reason in withheld_quarters(db, SOURCE).values()]
+    notes = []
+    for source in configured(settings):
+        held = withheld_quarters(db, source.id, "year" if source.grain == "year" else "quarter")
+        notes += [f"Withheld ({source.label}): {reason}." for reason in held.values()]
     notes += [item.sentence for item in missing]
     errors = [f for f in gate.flags if f.severity is Severity.ERROR]
     notes += [f"Withheld: a data check failed: {f.sentence}." for f in errors]
@@ -305,22 +339,32 @@ def _data_notes(
             "The cross-source data checks could not run this time; the figures below are shown "
             "without them and the operator has been told."
         )
-    outside = db.scalar(
-        "SELECT sum(outside_area_rows) FROM source_periods WHERE source = ?", [SOURCE]
-    )
-    if outside:
-        notes.append(
-            f"{int(outside):,} data.police.uk rows located outside the force's Community Safety "
-            "Partnerships (or with no location) are excluded from every figure."
-        )
-    late = {m.period for m in missing}
+    notes += _outside_notes(db, settings)
+    late = {(m.source, m.period) for m in missing}
     waiting = [
-        month_label(m.period)
-        for m in months
-        if m.outcome == "not_yet_available" and m.period not in late
+        f"{SOURCES[b.source].label} {b.slot}"
+        for b in batches
+        if b.outcome == "not_yet_available" and (b.source, b.period) not in late
     ]
     if waiting:
         notes.append(f"Not yet published: {', '.join(waiting)}.")
+    return notes
+
+
+def _outside_notes(db: Database, settings: Settings) -> list[str]:
+    """Rows located outside the force's partnerships, per source that locates its rows."""
+    notes = []
+    for source in configured(settings):
+        if source.area_level != "csp" or not source.zero_fill:
+            continue
+        outside = db.scalar(
+            "SELECT sum(outside_area_rows) FROM source_periods WHERE source = ?", [source.id]
+        )
+        if outside:
+            notes.append(
+                f"{int(outside):,} {source.label} rows located outside the force's Community "
+                "Safety Partnerships (or with no location) are excluded from every figure."
+            )
     return notes
 
 

@@ -1,19 +1,32 @@
-"""Months and UK financial-year quarters (Q1 = April to June), as pure functions."""
+"""Months, UK financial-year quarters (Q1 = April to June) and financial years, as pure
+functions. A period is named by its first day; its grain says how long it is."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Literal
 
 __all__ = [
+    "GRAIN_MONTHS",
+    "Grain",
     "add_months",
+    "fy_label",
+    "fy_start",
     "month_label",
     "months_between",
     "parse_month",
+    "period_label",
+    "period_start",
     "quarter_label",
     "quarter_months",
     "quarter_start",
 ]
+
+Grain = Literal["month", "quarter", "year"]
+"""How long a period is: a calendar month, a financial-year quarter or a financial year."""
+
+GRAIN_MONTHS: dict[Grain, int] = {"month": 1, "quarter": 3, "year": 12}
 
 _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
@@ -65,3 +78,32 @@ def quarter_label(month: dt.date) -> str:
     fy_start = first.year if first.month >= 4 else first.year - 1
     number = (first.month - 4) % 12 // 3 + 1
     return f"{fy_start}/{(fy_start + 1) % 100:02d} Q{number}"
+
+
+def fy_start(day: dt.date) -> dt.date:
+    """1 April of the financial year holding ``day``."""
+    return dt.date(day.year if day.month >= 4 else day.year - 1, 4, 1)
+
+
+def fy_label(day: dt.date) -> str:
+    """``2025/26`` for any day from April 2025 to March 2026."""
+    first = fy_start(day).year
+    return f"{first}/{(first + 1) % 100:02d}"
+
+
+def period_start(day: dt.date, grain: Grain) -> dt.date:
+    """The first day of the ``grain`` period holding ``day``."""
+    if grain == "month":
+        return day.replace(day=1)
+    if grain == "quarter":
+        return quarter_start(day)
+    return fy_start(day)
+
+
+def period_label(start: dt.date, grain: Grain) -> str:
+    """``Jun 2025``, ``2025/26 Q1`` or ``2025/26``: a period as the digest names it."""
+    if grain == "month":
+        return f"{start:%b %Y}"
+    if grain == "quarter":
+        return quarter_label(start)
+    return fy_label(start)

@@ -35,7 +35,7 @@ def _measured(
             m[(area, month)] = Observation(
                 indicator.id, area, month, 1, num / months, None if den is None else den
             )
-    return Measured(quarters=q, months=m)
+    return Measured(periods=q, series=m)
 
 
 def _one(

@@ -106,7 +106,7 @@ def test_it_emails_one_digest_per_recipient_and_a_second_run_sends_nothing(
     for table in STATE_TABLES:
         for a, b in zip(state[table], after[table], strict=True):
             assert a == b, table
-    assert {o.outcome for o in second.months} == {"unchanged"}
+    assert {o.outcome for o in second.batches} == {"unchanged"}
 
 
 def test_export_equals_an_independent_count_over_the_raw_files(
@@ -168,7 +168,7 @@ def test_a_corrupted_month_is_quarantined_and_its_figures_withheld(
     report = run(settings, AS_OF, clock)
 
     assert report.exit_code is ExitCode.CHECKS_FAILED
-    [bad] = [m for m in report.months if m.outcome == "quarantined"]
+    [bad] = [m for m in report.batches if m.outcome == "quarantined"]
     assert "2025-02-cheshire-street" in bad.message and "crime_type_known" in bad.message
     lead = next(m for m in received if "lead@" in m["To"])
     assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 0 off track, 20 withheld"
@@ -193,7 +193,7 @@ def test_a_run_with_a_failing_source_exits_1_and_still_sends_the_digest(
     report = run(settings, AS_OF, clock)
 
     assert report.exit_code is ExitCode.JOB_ERROR
-    assert [m.outcome for m in report.months] == ["failed"]
+    assert [m.outcome for m in report.batches] == ["failed"]
     with connect(settings.database.path) as db:
         assert db.scalar("SELECT status FROM load_ledger") == "failed"
 
@@ -265,7 +265,7 @@ def test_a_partnership_missing_from_a_month_withholds_its_quarter_with_the_reaso
     report = run(settings, AS_OF, clock)
 
     assert report.exit_code is ExitCode.CHECKS_FAILED
-    assert {m.outcome for m in report.months} == {"loaded"}, "every file passed its own checks"
+    assert {m.outcome for m in report.batches} == {"loaded"}, "every file passed its own checks"
     lead = next(m for m in received if "lead@" in m["To"])
     assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 0 off track, 20 withheld"
     body = _text_part(lead)

@@ -190,3 +190,36 @@ def test_quarters_tile_the_financial_year() -> None:
         "2025/26 Q3",
         "2025/26 Q4",
     ]
+
+
+# --- financial years and grains --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "start", "label"),
+    [
+        (d(2025, 4, 1), d(2025, 4), "2025/26"),
+        (d(2026, 3, 31), d(2025, 4), "2025/26"),
+        (d(2026, 1, 15), d(2025, 4), "2025/26"),
+        (d(1999, 12, 31), d(1999, 4), "1999/00"),
+    ],
+)
+def test_financial_years_run_april_to_march(day: dt.date, start: dt.date, label: str) -> None:
+    from safer.periods import fy_label, fy_start
+
+    assert fy_start(day) == start
+    assert fy_label(day) == label
+
+
+def test_period_start_and_label_follow_the_grain() -> None:
+    from safer.periods import period_label, period_start
+
+    day = d(2026, 2, 17)
+    assert [period_start(day, g) for g in ("month", "quarter", "year")] == [
+        d(2026, 2),
+        d(2026, 1),
+        d(2025, 4),
+    ]
+    assert period_label(d(2026, 1), "quarter") == "2025/26 Q4"
+    assert period_label(d(2025, 4), "year") == "2025/26"
+    assert period_label(d(2026, 2), "month") == "Feb 2026"

@@ -14,8 +14,9 @@ from pytest_httpserver import HTTPServer
 
 from indicators.measure import outcome_labels
 from pipelines.areas import force_areas, load_lookup
+from pipelines.batch import BatchOutcome, SourceContext, sync_source
 from pipelines.db import Database, connect
-from pipelines.police_uk import MonthOutcome, sync_street
+from pipelines.police_uk import STREET as STREET_FILES
 from safer.config import Settings, load_config
 from tests.conftest import STREET, street_bytes, write_config
 
@@ -29,11 +30,12 @@ def _settings(tmp_path: Path, base_url: str, months: list[str] | None = None) ->
     return load_config(write_config(tmp_path, base_url, months or [JUNE]))
 
 
-def _sync(settings: Settings, clock: Clock, as_of: dt.date = AS_OF) -> list[MonthOutcome]:
+def _sync(settings: Settings, clock: Clock, as_of: dt.date = AS_OF) -> list[BatchOutcome]:
     with connect(settings.database.path) as db:
         load_lookup(db)
         force_areas(db, settings.force.pfa_code)
-        return sync_street(db, settings, "run-test", as_of, outcome_labels(), clock)
+        ctx = SourceContext(settings, "run-test", as_of, clock, outcome_labels())
+        return sync_source(db, STREET_FILES, ctx)
 
 
 def _db(settings: Settings) -> Database:

@@ -15,8 +15,9 @@ import pytest
 import scheduler
 from demo.server import serve
 from indicators.measure import withheld_quarters
+from pipelines.batch import staging_path
 from pipelines.db import connect, connect_staging
-from pipelines.police_uk import SOURCE, staging_path
+from pipelines.police_uk import SOURCE
 from pipelines.quarantine_text import describe_sample_row
 from safer.config import load_config
 from scheduler import main

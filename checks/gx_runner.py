@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from checks.models import (
+    TABLE_RULES,
     Check,
     CheckResult,
     ColumnsExactly,
+    ColumnsInclude,
+    ColumnsMatchSet,
     NotNull,
     RowCountBetween,
     UnexpectedRows,
@@ -106,8 +109,8 @@ def _runnable(database: Path, table: str, checks: list[Check]) -> list[Check]:
     """When the columns drift, only the table-level checks can run: the schema check then says
     which column was renamed, instead of a column check erroring inside GX (which would also
     abort the one shared connection's transaction for every check after it)."""
-    expected = next((c.rule.columns for c in checks if isinstance(c.rule, ColumnsExactly)), None)
-    if expected is None:
+    rules = [c.rule for c in checks if isinstance(c.rule, TABLE_RULES[:3])]
+    if not rules:
         return checks
     with connect_staging(database) as db:
         found = db.rows(
@@ -115,9 +118,19 @@ def _runnable(database: Path, table: str, checks: list[Check]) -> list[Check]:
             "ORDER BY ordinal_position",
             [table],
         )
-    if tuple(str(name) for (name,) in found) == expected:
+    columns = tuple(str(name) for (name,) in found)
+    if all(_columns_hold(rule, columns) for rule in rules):
         return checks
-    return [c for c in checks if isinstance(c.rule, (ColumnsExactly, RowCountBetween))]
+    return [c for c in checks if isinstance(c.rule, TABLE_RULES)]
+
+
+def _columns_hold(rule: object, found: tuple[str, ...]) -> bool:
+    if isinstance(rule, ColumnsExactly):
+        return found == rule.columns
+    if isinstance(rule, ColumnsMatchSet):
+        return sorted(found) == sorted(rule.columns)
+    assert isinstance(rule, ColumnsInclude)
+    return set(rule.columns) <= set(found)
 
 
 def _check_id(result: Any) -> str:
@@ -134,6 +147,12 @@ def _expectation(check: Check) -> Any:
     rule = check.rule
     if isinstance(rule, ColumnsExactly):
         return gxe.ExpectTableColumnsToMatchOrderedList(column_list=list(rule.columns), meta=meta)
+    if isinstance(rule, (ColumnsInclude, ColumnsMatchSet)):
+        return gxe.ExpectTableColumnsToMatchSet(
+            column_set=list(rule.columns),
+            exact_match=isinstance(rule, ColumnsMatchSet),
+            meta=meta,
+        )
     if isinstance(rule, RowCountBetween):
         return gxe.ExpectTableRowCountToBeBetween(
             min_value=rule.min_rows, max_value=rule.max_rows, meta=meta
@@ -192,8 +211,9 @@ def _result(check: Check, found: Any) -> CheckResult:
     unexpected = result.get("unexpected_count")
     if isinstance(check.rule, UnexpectedRows):
         unexpected, observed = observed, None
-    if isinstance(check.rule, ColumnsExactly):
-        observed = _column_drift(check.rule.columns, observed) if not found.success else None
+    if isinstance(check.rule, (ColumnsExactly, ColumnsInclude, ColumnsMatchSet)):
+        drift = _column_drift(check.rule.columns, observed, isinstance(check.rule, ColumnsInclude))
+        observed = drift if not found.success else None
     sample = tuple({"value": v} for v in result.get("partial_unexpected_list") or ())
     return CheckResult(
         check=check,
@@ -204,10 +224,12 @@ def _result(check: Check, found: Any) -> CheckResult:
     )
 
 
-def _column_drift(expected: tuple[str, ...], found: Any) -> str:
+def _column_drift(expected: tuple[str, ...], found: Any, extra_ok: bool = False) -> str:
+    if isinstance(found, dict):  # ExpectTableColumnsToMatchSet reports the observed list here
+        found = found.get("observed_value", found)
     found_list = [str(c) for c in found or ()]
     missing = [c for c in expected if c not in found_list]
-    extra = [c for c in found_list if c not in expected]
+    extra = [] if extra_ok else [c for c in found_list if c not in expected]
     parts = []
     if missing:
         parts.append("missing " + ", ".join(repr(c) for c in missing))

@@ -10,10 +10,13 @@ __all__ = [
     "Check",
     "CheckResult",
     "ColumnsExactly",
+    "ColumnsInclude",
+    "ColumnsMatchSet",
     "NotNull",
     "ParsesAsCsv",
     "RowCountBetween",
     "Severity",
+    "TABLE_RULES",
     "UnexpectedRows",
     "ValuesInSet",
 ]
@@ -26,6 +29,21 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True)
 class ColumnsExactly:
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ColumnsInclude:
+    """Every one of ``columns`` is present, in any order; others may be too (a publisher's
+    later release adds columns we do not read)."""
+
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ColumnsMatchSet:
+    """Exactly ``columns``, in any order (a template an officer may have rearranged)."""
+
     columns: tuple[str, ...]
 
 
@@ -58,7 +76,18 @@ class ParsesAsCsv:
     """Every line has the header's number of fields; checked while staging, not by GX."""
 
 
-Rule = ColumnsExactly | RowCountBetween | ValuesInSet | NotNull | UnexpectedRows | ParsesAsCsv
+Rule = (
+    ColumnsExactly
+    | ColumnsInclude
+    | ColumnsMatchSet
+    | RowCountBetween
+    | ValuesInSet
+    | NotNull
+    | UnexpectedRows
+    | ParsesAsCsv
+)
+TABLE_RULES = (ColumnsExactly, ColumnsInclude, ColumnsMatchSet, RowCountBetween)
+"""Rules about the table as a whole: the only ones run when its columns are not as expected."""
 
 
 @dataclass(frozen=True)

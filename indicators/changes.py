@@ -20,6 +20,8 @@ def format_value(indicator: Indicator, value: float | None) -> str:
         return f"{value * 100:.1f}%"
     if indicator.unit == "per_1000":
         return f"{value:.2f} per 1,000"
+    if indicator.unit == "ratio":
+        return f"{value:.2f}"
     if indicator.unit == "seconds":
         return f"{value:.1f} s"
     return f"{value:,.0f}"

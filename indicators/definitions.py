@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 _ID = r"^[a-z][a-z0-9_]*$"
-Unit = Literal["count", "rate", "per_1000", "seconds"]
+Unit = Literal["count", "rate", "per_1000", "ratio", "seconds"]
 
 
 class _Frozen(BaseModel):
@@ -45,7 +45,9 @@ class Indicator(_Frozen):
     priority: str
     """The plan priority it usually sits under (plans may place it elsewhere)."""
     unit: Unit
-    """``rate`` is a proportion shown as a percentage; ``per_1000`` is per 1,000 residents."""
+    """``rate`` is a proportion shown as a percentage; ``per_1000`` is per 1,000 residents;
+    ``ratio`` is one count per another that may exceed 1 (actions per incident); ``seconds`` is
+    a mean time (total seconds over calls)."""
     polarity: Literal["higher_is_better", "lower_is_better", "neutral"]
     grain: Grain
     """The grain the source publishes: SPC runs on it; months are judged as quarters."""

@@ -275,7 +275,11 @@ def _rest_of_force(
 ) -> float | None:
     """The force without this area: only meaningful for rates and rates per head."""
     force_obs = quarters.get((force, obs.period_start))
-    if obs.area_code == force or force_obs is None or indicator.unit not in ("rate", "per_1000"):
+    if (
+        obs.area_code == force
+        or force_obs is None
+        or indicator.unit not in ("rate", "per_1000", "ratio")
+    ):
         return None
     if force_obs.denominator is None or obs.denominator is None:
         return None

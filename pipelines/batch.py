@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from checks.models import Check, CheckResult, Severity
 from checks.parse import parse_result
@@ -140,8 +140,9 @@ class Source(Protocol):
     def wanted(self, db: Database, ctx: SourceContext) -> list[Wanted]:
         """The files to bring up to date this run, oldest first."""
 
-    def stage(self, landed: Path, staging: Path) -> Staged:
-        """Read the landed file into ``staging``; raises LoadError naming the file."""
+    def stage(self, landed: Path, staging: Path, wanted: Wanted) -> Staged:
+        """Read the landed file into ``staging``; raises LoadError naming the file as its
+        publisher or sender knows it (``wanted.slot`` for a return)."""
 
     def checks(self, ctx: SourceContext, wanted: Wanted, staged: Staged) -> dict[str, list[Check]]:
         """The checks per staged table; error-level failures quarantine the batch."""
@@ -223,13 +224,13 @@ def _sync_file(db: Database, source: Source, ctx: SourceContext, wanted: Wanted)
     return _load(db, source, ctx, wanted, landed, started)
 
 
-def _previous(db: Database, source: str, slot: str) -> dict[str, str]:
+def _previous(db: Database, source: str, slot: str) -> dict[str, Any]:
     """The slot's last batch (in use, or quarantined): its hash and validators, and the hash of
     the batch in use. A release row counts as the slot's good data, so an unchanged file is not
     checked (and quarantined) again after an operator accepted it."""
     rows = db.dicts(
         "SELECT coalesce(released_batch, batch_id) AS batch_id, content_hash, etag, "
-        "last_modified, status FROM load_ledger WHERE source = ? AND slot = ? "
+        "last_modified, status, period FROM load_ledger WHERE source = ? AND slot = ? "
         "AND status <> 'failed' ORDER BY finished_at DESC LIMIT 1",
         [source, slot],
     )
@@ -245,16 +246,17 @@ def _previous(db: Database, source: str, slot: str) -> dict[str, str]:
 
 
 def _unchanged(
-    source: Source, wanted: Wanted, previous: Mapping[str, str], landed: Landed
+    source: Source, wanted: Wanted, previous: Mapping[str, Any], landed: Landed
 ) -> BatchOutcome:
     if landed.path is not None:
         landed.path.unlink(missing_ok=True)  # a second copy of a file already landed
     batch_id = previous.get("batch_id")
+    period = wanted.period or previous.get("period")
     if previous.get("status") == "quarantined" and landed.sha256 != previous.get("in_use_hash"):
         message = "unchanged since it was quarantined"
-        return BatchOutcome(source.id, wanted.slot, wanted.period, "quarantined", message, batch_id)
+        return BatchOutcome(source.id, wanted.slot, period, "quarantined", message, batch_id)
     message = "no change since it was loaded"
-    return BatchOutcome(source.id, wanted.slot, wanted.period, "unchanged", message, batch_id)
+    return BatchOutcome(source.id, wanted.slot, period, "unchanged", message, batch_id)
 
 
 def _load(
@@ -304,7 +306,7 @@ def _check(
     from checks.gx_runner import run_suite  # GX only when there is a batch to check
 
     try:
-        staged = source.stage(landed, staging)
+        staged = source.stage(landed, staging, wanted)
     except LoadError as exc:
         failed = parse_result(())
         return [CheckResult(failed.check, False, observed=str(exc))], _known(wanted)

@@ -84,7 +84,7 @@ class MonthlyFiles:
             for month in months_to_check(db, self.id, cfg, ctx)
         ]
 
-    def stage(self, landed: Path, staging: Path) -> Staged:
+    def stage(self, landed: Path, staging: Path, wanted: Wanted) -> Staged:
         return stage_csv(landed, staging)
 
     def periods(self, staged: Staged, wanted: Wanted) -> tuple[dt.date, ...]:

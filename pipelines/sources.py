@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from indicators.definitions import Catalogue
 from pipelines.batch import Source
+from pipelines.call_handling import CALL_HANDLING
 from pipelines.police_uk import STREET
 from safer.config import Settings
 
 __all__ = ["SOURCES", "active_catalogue", "configured"]
 
-SOURCES: dict[str, Source] = {source.id: source for source in (STREET,)}
+SOURCES: dict[str, Source] = {source.id: source for source in (STREET, CALL_HANDLING)}
 
 
 def configured(settings: Settings) -> list[Source]:

@@ -74,9 +74,9 @@ def _copy(tmp_path: Path, source: Path) -> Path:
 
 def test_a_bad_catalogue_names_every_problem_with_file_and_key_path(tmp_path: Path) -> None:
     folder = _copy(tmp_path, CATALOGUE_DIR)
-    path = folder / "enforcement.yaml"
+    path = folder / "police_uk.yaml"
     text = path.read_text(encoding="utf-8")
-    text = text.replace("unit: count", "unit: tally", 1).replace("grain: year", "grian: year", 1)
+    text = text.replace("unit: count", "unit: tally", 1).replace("grain: month", "grian: month", 1)
     path.write_text(text, encoding="utf-8")
 
     with pytest.raises(ConfigError) as caught:
@@ -84,10 +84,11 @@ def test_a_bad_catalogue_names_every_problem_with_file_and_key_path(tmp_path: Pa
 
     lines = str(caught.value).splitlines()
     assert (
-        f"{path}: indicators.0.unit: Input should be 'count', 'rate', 'per_1000' or 'seconds'"
-        in (lines)
+        f"{path}: indicators.0.unit: Input should be 'count', 'rate', 'per_1000', 'ratio' or "
+        "'seconds'" in (lines)
     )
     assert f"{path}: indicators.0.grian: Extra inputs are not permitted" in lines
+    assert f"{path}: indicators.0.grain: Field required" in lines
 
 
 def test_unparseable_yaml_names_the_file_and_line(tmp_path: Path) -> None:
@@ -104,7 +105,7 @@ def test_unparseable_yaml_names_the_file_and_line(tmp_path: Path) -> None:
 
 def test_a_duplicate_indicator_is_refused(tmp_path: Path) -> None:
     folder = _copy(tmp_path, CATALOGUE_DIR)
-    shutil.copy(folder / "enforcement.yaml", folder / "enforcement-copy.yaml")
+    shutil.copy(folder / "defra_flytipping.yaml", folder / "enforcement-copy.yaml")
     with pytest.raises(ConfigError, match="'flytipping_prosecutions' is defined twice"):
         load_catalogue(folder)
 

@@ -7,7 +7,20 @@ line), so every failure names its row and column.
 
 from __future__ import annotations
 
-__all__ = ["ACTION_TYPES", "ENFORCEMENT_COLUMNS", "TEMPLATE"]
+import datetime as dt
+from collections.abc import Mapping
+
+from checks.models import Check, ColumnsMatchSet, RowCountBetween, Severity, UnexpectedRows
+from safer.periods import quarter_label, quarter_start
+
+__all__ = [
+    "ACTION_NAMES",
+    "ACTION_TYPES",
+    "ENFORCEMENT_COLUMNS",
+    "TEMPLATE",
+    "council_enforcement_suite",
+    "period_sql",
+]
 
 TEMPLATE = "council-enforcement-v1"
 ENFORCEMENT_COLUMNS = (
@@ -36,3 +49,181 @@ ACTION_TYPES = (
     ("env_interview_under_caution", "Interviews under caution for environmental offences"),
     ("env_fixed_penalty_notice", "Environmental fixed penalty notices (fly-tipping, litter)"),
 )
+
+ACTION_NAMES = tuple(action for action, _ in ACTION_TYPES)
+QUARTERS = ("Q1", "Q2", "Q3", "Q4")
+MAX_ROWS = 10_000
+"""A year's returns for a large force is ~50 CSPs × 4 quarters × 12 action types = 2,400."""
+
+_WHOLE = r"'^\s*[0-9]+\s*$'"
+# No braces: the same text runs in GX (which formats {batch}) and in plain SQL.
+_FINANCIAL_YEAR = "'^[0-9][0-9][0-9][0-9]/[0-9][0-9]$'"
+
+
+def period_sql() -> str:
+    """SQL for a row's quarter as its first day (``2025/26`` ``Q1`` → 2025-04-01, ``Q4`` → the
+    January after), or NULL when the financial year or quarter cannot be read. Shared by the
+    suite (the future-quarter check) and the pipeline (periods, promote), so they agree."""
+    fy, quarter = "trim(financial_year)", "trim(quarter)"
+    return (
+        f"CASE WHEN regexp_matches(coalesce({fy}, ''), {_FINANCIAL_YEAR}) "
+        f"AND coalesce({quarter}, '') IN ({_in(QUARTERS)}) "
+        f"THEN CAST(make_date(CAST(left({fy}, 4) AS INTEGER), 4, 1) "
+        f"+ to_months(3 * (CAST(right({quarter}, 1) AS INTEGER) - 1)) AS DATE) END"
+    )
+
+
+def council_enforcement_suite(where: str, csps: Mapping[str, str], as_of: dt.date) -> list[Check]:
+    """Every check a council enforcement return must pass; ``where`` names the file (and sheet),
+    ``csps`` maps the force's partnership codes to their names, and a quarter must have ended
+    by ``as_of``."""
+    return [
+        *_table_checks(where),
+        *_value_checks(where, csps, as_of),
+        _one_row_per_action(where),
+        _every_action_present(where),
+    ]
+
+
+def _table_checks(where: str) -> list[Check]:
+    return [
+        Check(
+            "columns_as_template",
+            Severity.ERROR,
+            f"{where} has exactly the {TEMPLATE} columns: {', '.join(ENFORCEMENT_COLUMNS)}",
+            ColumnsMatchSet(("row", *ENFORCEMENT_COLUMNS)),
+        ),
+        Check(
+            "has_rows",
+            Severity.ERROR,
+            f"{where} has between 1 and {MAX_ROWS:,} rows",
+            RowCountBetween(1, MAX_ROWS),
+        ),
+    ]
+
+
+def _value_checks(where: str, csps: Mapping[str, str], as_of: dt.date) -> list[Check]:
+    """One check per cell rule: each failing row is named with the column at fault."""
+    codes = _in(tuple(csps))
+    known = ", ".join(f"{code} {name}" for code, name in csps.items())
+    names = " ".join(f"WHEN {_literal(c)} THEN {_literal(n.lower())}" for c, n in csps.items())
+    current = quarter_start(as_of)
+    return [
+        _rows(
+            "template_version",
+            f"every row of {where} says template_version {TEMPLATE}",
+            f"coalesce(trim(template_version), '') <> '{TEMPLATE}'",
+            "template_version",
+        ),
+        _rows(
+            "csp_known",
+            f"every csp_code in {where} is one of the force's partnerships ({known})",
+            f"coalesce(trim(csp_code), '') NOT IN ({codes})",
+            "csp_code",
+        ),
+        _rows(
+            "csp_name_matches",
+            f"every csp_name in {where} is the name of its csp_code",
+            f"trim(csp_code) IN ({codes}) AND coalesce(lower(trim(csp_name)), '') "
+            f"<> CASE trim(csp_code) {names} END",
+            "csp_code",
+            "csp_name",
+            severity=Severity.WARNING,
+        ),
+        _rows(
+            "financial_year_valid",
+            f"every financial_year in {where} is a financial year such as 2025/26",
+            f"NOT regexp_matches(coalesce(trim(financial_year), ''), {_FINANCIAL_YEAR}) "
+            "OR (TRY_CAST(left(trim(financial_year), 4) AS INTEGER) + 1) % 100 "
+            "<> TRY_CAST(right(trim(financial_year), 2) AS INTEGER)",
+            "financial_year",
+        ),
+        _rows(
+            "quarter_valid",
+            f"every quarter in {where} is Q1, Q2, Q3 or Q4",
+            f"coalesce(trim(quarter), '') NOT IN ({_in(QUARTERS)})",
+            "quarter",
+        ),
+        _rows(
+            "quarter_ended",
+            f"every quarter in {where} has ended by {as_of:%-d %b %Y}: "
+            f"none is {quarter_label(current)} or later",
+            f"{period_sql()} >= DATE '{current.isoformat()}'",
+            "financial_year",
+            "quarter",
+        ),
+        _rows(
+            "action_type_known",
+            f"every action_type in {where} is one of the template's: {', '.join(ACTION_NAMES)}",
+            f"coalesce(trim(action_type), '') NOT IN ({_in(ACTION_NAMES)})",
+            "action_type",
+        ),
+        _rows(
+            "count_whole_number",
+            f"every count in {where} is a whole number, 0 or more",
+            f"NOT regexp_matches(coalesce(\"count\", ''), {_WHOLE})",
+            '"count"',
+        ),
+    ]
+
+
+_KEY = (
+    "trim(csp_code) AS csp_code, trim(financial_year) AS financial_year, trim(quarter) AS quarter"
+)
+
+
+def _one_row_per_action(where: str) -> Check:
+    return Check(
+        "one_row_per_action",
+        Severity.ERROR,
+        f"{where} has one row per partnership, quarter and action type",
+        UnexpectedRows(
+            f"SELECT min(row) AS row, {_KEY}, trim(action_type) AS action_type, "
+            "string_agg(CAST(row AS VARCHAR), ', ' ORDER BY row) AS rows FROM {batch} "
+            "GROUP BY ALL HAVING count(*) > 1"
+        ),
+    )
+
+
+def _every_action_present(where: str) -> Check:
+    """A partnership's quarter without a row for an action type is an incomplete return: the
+    template asks for every one, 0 when none, so a gap is never read as zero."""
+    actions = ", ".join(f"({n}, {_literal(a)})" for n, a in enumerate(ACTION_NAMES))
+    return Check(
+        "every_action_type_present",
+        Severity.ERROR,
+        f"{where} has a row for every action type for each partnership and quarter it holds",
+        UnexpectedRows(
+            "SELECT min(h.row) AS row, h.csp_code, h.financial_year, h.quarter, "
+            "string_agg(t.action_type, ', ' ORDER BY t.n) AS missing_action_types "
+            f"FROM (SELECT min(row) AS row, {_KEY}, list(trim(action_type)) AS held "
+            "FROM {batch} GROUP BY ALL) h, "
+            f"(VALUES {actions}) t(n, action_type) "
+            "WHERE NOT list_contains(h.held, t.action_type) "
+            "GROUP BY h.csp_code, h.financial_year, h.quarter"
+        ),
+    )
+
+
+def _rows(
+    check_id: str,
+    description: str,
+    condition: str,
+    *columns: str,
+    severity: Severity = Severity.ERROR,
+) -> Check:
+    """Rows meeting ``condition`` fail, shown with their row number and ``columns``."""
+    return Check(
+        check_id,
+        severity,
+        description,
+        UnexpectedRows(f"SELECT row, {', '.join(columns)} FROM {{batch}} WHERE {condition}"),
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(_literal(v) for v in values)

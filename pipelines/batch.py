@@ -79,7 +79,8 @@ class BatchOutcome:
     slot: str
     period: dt.date | None
     outcome: str
-    """loaded | revised | unchanged | not_yet_available | quarantined | failed | skipped."""
+    """loaded | revised | unchanged | not_yet_available | quarantined | failed, or for the API
+    checked | unavailable (a run then tries every wanted month)."""
     message: str
     batch_id: str | None = None
 
@@ -93,8 +94,9 @@ class SourceContext:
     as_of: dt.date
     clock: Clock
     outcome_labels: tuple[str, ...] = ()
-    available: frozenset[dt.date] | None = None
-    """Months data.police.uk's API lists as published; None when it was not asked."""
+    available: Mapping[str, frozenset[dt.date]] | None = None
+    """Per source, the months data.police.uk's API lists as published; None when it was not
+    asked (every wanted month is tried)."""
     nothing_new: bool = False
     """The API says nothing changed since the last complete sync: revisit nothing."""
 

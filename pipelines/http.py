@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import json
 import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import requests
+import urllib3
 
 from safer.errors import FetchError
 
-__all__ = ["Downloaded", "FetchPolicy", "download"]
+__all__ = ["Downloaded", "FetchPolicy", "RateLimiter", "download", "get_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ USER_AGENT = "safer/0.1 (community-safety indicator monitor)"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 300.0
 _CHUNK = 1 << 16
+_MAX_JSON = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def download(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
-    expect: Literal["csv"] = "csv",
+    expect: str = "csv",
     sleep: Callable[[float], None] = time.sleep,
 ) -> Downloaded:
     """Fetch ``url`` into ``dest``. 404 gives ``not_found``; 304 gives ``not_modified``.
@@ -67,23 +70,104 @@ def download(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    attempt = 0
+    return _retrying(url, policy, lambda: _attempt(url, dest, policy, headers, expect), sleep)
+
+
+def get_json(
+    url: str,
+    policy: FetchPolicy,
+    limiter: RateLimiter | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """GET ``url`` and parse its JSON body, retried like ``download``; at most ``limiter``'s
+    rate. Raises FetchError for a body that is not JSON (an HTML error page, say), too big, or
+    a status other than 200."""
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+
+    def attempt() -> Any:
+        if limiter is not None:
+            limiter.wait()
+        return _json_attempt(url, policy, headers)
+
+    return _retrying(url, policy, attempt, sleep)
+
+
+T = TypeVar("T")
+
+
+def _retrying(
+    url: str, policy: FetchPolicy, attempt: Callable[[], T], sleep: Callable[[float], None]
+) -> T:
+    """``attempt`` until it succeeds, retrying transient failures with backoff (or the server's
+    Retry-After) up to ``policy.retries`` times."""
+    tries = 0
     while True:
         try:
-            return _attempt(url, dest, policy, headers, expect)
+            return attempt()
         except _Retry as retry:
-            attempt += 1
-            if attempt > policy.retries:
+            tries += 1
+            if tries > policy.retries:
                 raise FetchError(
-                    f"{url}: {retry.reason} (gave up after {attempt} attempts)", transient=True
+                    f"{url}: {retry.reason} (gave up after {tries} attempts)", transient=True
                 ) from None
             wait = (
                 retry.after
                 if retry.after is not None
-                else policy.backoff_seconds * 2 ** (attempt - 1)
+                else policy.backoff_seconds * 2 ** (tries - 1)
             )
-            logger.warning("%s: %s; retry %d in %.1fs", url, retry.reason, attempt, wait)
+            logger.warning("%s: %s; retry %d in %.1fs", url, retry.reason, tries, wait)
             sleep(wait)
+
+
+class RateLimiter:
+    """At most ``per_second`` calls a second: ``wait`` sleeps until the next call is allowed."""
+
+    def __init__(
+        self,
+        per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+
+    def wait(self) -> None:
+        now = self._clock()
+        if now < self._next:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self.interval
+
+
+def _json_attempt(url: str, policy: FetchPolicy, headers: dict[str, str]) -> Any:
+    try:
+        response = requests.get(url, headers=headers, timeout=policy.timeout_seconds, stream=True)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise _Retry(f"connection failed: {type(exc).__name__}") from exc
+    except requests.RequestException as exc:
+        raise FetchError(f"{url}: request failed: {exc}", transient=False) from exc
+    with response:
+        if response.status_code in _RETRY_STATUS:
+            raise _Retry(f"HTTP {response.status_code}", _retry_after(response))
+        if response.status_code != 200:
+            raise FetchError(f"{url}: HTTP {response.status_code}", transient=False)
+        _refuse_wrong_type(url, response, "json")
+        try:
+            body = response.raw.read(_MAX_JSON + 1, decode_content=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise _Retry(f"body interrupted: {type(exc).__name__}") from exc
+    if len(body) > _MAX_JSON:
+        raise FetchError(f"{url}: JSON body exceeds the {_MAX_JSON:,}-byte cap", transient=False)
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise FetchError(
+            f"{url}: expected JSON but the body is not ({exc}); starts {body[:40]!r}",
+            transient=False,
+        ) from exc
 
 
 class _Retry(Exception):
@@ -112,7 +196,7 @@ def _attempt(
         if response.status_code != 200:
             raise FetchError(f"{url}: HTTP {response.status_code}", transient=False)
         _refuse_wrong_type(url, response, expect)
-        sha, size = _stream(url, response, dest, policy.max_bytes)
+        sha, size = _stream(url, response, dest, policy.max_bytes, expect)
     return Downloaded(
         status="ok",
         sha256=sha,
@@ -153,7 +237,9 @@ def _refuse_wrong_type(url: str, response: requests.Response, expect: str) -> No
         )
 
 
-def _stream(url: str, response: requests.Response, dest: Path, max_bytes: int) -> tuple[str, int]:
+def _stream(
+    url: str, response: requests.Response, dest: Path, max_bytes: int, expect: str
+) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
     partial = dest.with_suffix(dest.suffix + ".part")
@@ -163,7 +249,7 @@ def _stream(url: str, response: requests.Response, dest: Path, max_bytes: int) -
             for chunk in response.iter_content(_CHUNK):
                 if size == 0 and chunk.lstrip()[:1] == b"<":
                     raise FetchError(
-                        f"{url}: expected a CSV file but the body is markup "
+                        f"{url}: expected a {expect.upper()} file but the body is markup "
                         f"(starts {chunk.lstrip()[:40]!r}); the source may have sent an error page",
                         transient=False,
                     )

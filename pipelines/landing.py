@@ -46,7 +46,8 @@ def land(
     folder.mkdir(parents=True, exist_ok=True)
     if "://" in base:
         url = f"{base.rstrip('/')}/{relative}"
-        got = download(url, temp, policy, etag=etag, last_modified=last_modified)
+        expect = name.rsplit(".", 1)[-1].lower() if "." in name else "file"
+        got = download(url, temp, policy, etag=etag, last_modified=last_modified, expect=expect)
     else:
         url, got = _copy_local(Path(base), relative, temp)
     if got.status != "ok" or got.sha256 is None:

@@ -39,8 +39,9 @@ def months_to_check(
         if month not in loaded
         or (not ctx.nothing_new and revisit_from is not None and month >= revisit_from)
     ]
-    if ctx.available is not None:
-        months = [m for m in months if m in ctx.available]
+    available = ctx.available.get(source) if ctx.available is not None else None
+    if available is not None:
+        months = [m for m in months if m in available]
     return months
 
 

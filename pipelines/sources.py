@@ -10,12 +10,18 @@ from __future__ import annotations
 from indicators.definitions import Catalogue
 from pipelines.batch import Source
 from pipelines.call_handling import CALL_HANDLING
+from pipelines.council_enforcement import COUNCIL_ENFORCEMENT
 from pipelines.police_uk import STREET
+from pipelines.police_uk_outcomes import OUTCOMES
+from pipelines.police_uk_stop_search import STOP_SEARCH
 from safer.config import Settings
 
 __all__ = ["SOURCES", "active_catalogue", "configured"]
 
-SOURCES: dict[str, Source] = {source.id: source for source in (STREET, CALL_HANDLING)}
+SOURCES: dict[str, Source] = {
+    source.id: source
+    for source in (STREET, OUTCOMES, STOP_SEARCH, CALL_HANDLING, COUNCIL_ENFORCEMENT)
+}
 
 
 def configured(settings: Settings) -> list[Source]:

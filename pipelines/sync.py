@@ -12,8 +12,13 @@ import logging
 
 from pipelines.batch import BatchOutcome, Clock, Source, SourceContext, sync_source
 from pipelines.db import Database
+from pipelines.police_uk_api import SOURCE as API
+from pipelines.police_uk_api import Availability, ask_api, configured_api, record_api
 from pipelines.sources import configured
 from safer.config import Settings
+from safer.errors import FetchError
+
+MONTHLY_SOURCES = ("police_uk_street", "police_uk_outcomes", "police_uk_stop_search")
 
 __all__ = ["sync_all"]
 
@@ -29,11 +34,43 @@ def sync_all(
     outcome_labels: tuple[str, ...],
 ) -> list[BatchOutcome]:
     """Bring every configured source up to date; one outcome per file, source by source."""
-    ctx = SourceContext(settings, run_id, as_of, clock, outcome_labels)
     outcomes: list[BatchOutcome] = []
+    api = _ask(db, settings, outcomes)
+    ctx = SourceContext(
+        settings,
+        run_id,
+        as_of,
+        clock,
+        outcome_labels,
+        available=api.by_source() if api else None,
+        nothing_new=api.unchanged if api else False,
+    )
     for source in configured(settings):
         outcomes += _sync_one(db, source, ctx)
+    monthly = [o for o in outcomes if o.source in MONTHLY_SOURCES]
+    if api is not None and not api.unchanged and all(o.outcome != "failed" for o in monthly):
+        record_api(db, api, clock)  # only now is "nothing new" true of this last-updated date
     return outcomes
+
+
+def _ask(db: Database, settings: Settings, outcomes: list[BatchOutcome]) -> Availability | None:
+    """The API's answer, when it is configured; a failure is recorded and every wanted month
+    is then tried as if there were no API."""
+    if configured_api(settings) is None:
+        return None
+    try:
+        found = ask_api(db, settings)
+    except FetchError as exc:
+        logger.warning("%s: %s; trying every wanted month instead", API, exc)
+        outcomes.append(BatchOutcome(API, "crime-last-updated", None, "unavailable", str(exc)))
+        return None
+    newest = found.newest.isoformat()[:7] if found.newest else "none"
+    if found.unchanged:
+        message = f"last updated {found.last_updated}, as at the last sync: nothing new"
+    else:
+        message = f"last updated {found.last_updated}; newest month {newest}"
+    outcomes.append(BatchOutcome(API, "crime-last-updated", found.newest, "checked", message))
+    return found
 
 
 def _sync_one(db: Database, source: Source, ctx: SourceContext) -> list[BatchOutcome]:

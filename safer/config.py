@@ -70,6 +70,8 @@ class FetchConfig(_Frozen):
 
     enabled: bool = True
     """``false`` keeps the settings but turns the source off (its indicators: no source)."""
+    note: str | None = None
+    """A sentence every digest prints among its data notes, e.g. that the files are examples."""
     timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
     retries: Annotated[int, Field(ge=0, le=10)] = 3
     """Further attempts on 429, 5xx and connection errors, with backoff."""

@@ -329,6 +329,9 @@ def _data_notes(
     exclusions, unpublished months."""
     notes = []
     for source in configured(settings):
+        cfg = source.config(settings)
+        if cfg is not None and cfg.note:
+            notes.append(f"{source.label[:1].upper()}{source.label[1:]}: {cfg.note}")
         held = withheld_quarters(db, source.id, "year" if source.grain == "year" else "quarter")
         notes += [f"Withheld ({source.label}): {reason}." for reason in held.values()]
     notes += [item.sentence for item in missing]

@@ -41,6 +41,7 @@ def write_config(
     *,
     smtp_port: int | None = None,
     extra: str = "",
+    street: bool = True,
 ) -> Path:
     """A safer.toml in ``folder`` with two recipients; SMTP only when a port is given."""
     months_toml = ", ".join(f'"{m}"' for m in months)
@@ -58,6 +59,7 @@ pfa_code = "E23000006"
 name = "Cheshire Constabulary"
 
 [sources.police_uk_street]
+enabled = {str(street).lower()}
 base_url = "{base_url}"
 months = [{months_toml}]
 min_rows = 100

@@ -12,6 +12,11 @@ UPDATE load_ledger SET slot = strftime(period, '%Y-%m'), periods = [period];
 ALTER TABLE load_ledger ALTER COLUMN period DROP NOT NULL;
 ALTER TABLE quarantine ALTER COLUMN period DROP NOT NULL;
 
+-- data.police.uk outcome labels changed over the years ("Offender given penalty notice" and
+-- "Offender given a penalty notice"): compare them without case, articles or extra spaces.
+CREATE MACRO outcome_key(label) AS trim(regexp_replace(
+    regexp_replace(lower(label), '\b(a|an|the)\b', ' ', 'g'), '[^a-z0-9;]+', ' ', 'g'));
+
 -- data.police.uk monthly outcomes file: one row per outcome recorded in the month (a crime may
 -- have several). `period` is the month the outcomes were recorded.
 CREATE TABLE police_outcomes (
@@ -65,15 +70,18 @@ CREATE TABLE api_state (
     checked_at TIMESTAMPTZ NOT NULL
 );
 
--- DEFRA fly-tipping incidents and enforcement actions, per local authority per financial year.
--- NULL where DEFRA publishes ':' (not available).
+-- DEFRA fly-tipping incidents and enforcement actions, per local authority per financial year:
+-- one row per LA row of the LA_actions sheet (or actions CSV), with Total Incidents from the
+-- LA_incidents row of the same ONS code and year. DEFRA's aggregate rows (ONS Code '*Total')
+-- are not loaded. NULL where DEFRA publishes ':' (not available), and incidents for a CSV
+-- release, which holds the actions table only.
 CREATE TABLE defra_flytipping (
-    la_code VARCHAR NOT NULL,
-    la_name VARCHAR NOT NULL,
+    la_code VARCHAR NOT NULL,         -- ONS code: the join key (names vary between years)
+    la_name VARCHAR,                  -- as published, trimmed; shown, never joined on
     period DATE NOT NULL,             -- 1 April of the financial year
     batch_id VARCHAR NOT NULL,
-    sheet VARCHAR NOT NULL,
-    record_no BIGINT NOT NULL,        -- the row in the sheet (or the file's line - 1)
+    actions_row BIGINT NOT NULL,      -- the row in LA_actions (or the CSV file's line)
+    incidents_row BIGINT,             -- the row in LA_incidents; NULL for a CSV release
     total_actions BIGINT,
     investigations BIGINT,
     warning_letters BIGINT,

@@ -1,0 +1,144 @@
+"""The council enforcement return: what each partnership's council did about ASB and
+environmental crime in a quarter, one row per CSP × financial-year quarter × action type.
+
+The template (``templates/returns/council-enforcement-v1``, README "Council enforcement return")
+is the project's own: there is no national dataset of ASB powers used by councils. Councils send
+it quarterly, as CSV or XLSX, one file per partnership or one for several; every file in the
+folder (or listed under the URL) is a batch whose slot is its name. A file replaces exactly the
+(partnership, quarter) pairs it holds, so Halton's and Warrington's files for the same quarter
+stand side by side, and a corrected file for Halton's quarter, whatever its name, replaces only
+that. A partnership that sent no return has no figure, never 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from checks.council_enforcement import council_enforcement_suite, period_sql
+from checks.models import Check
+from pipelines.areas import LOOKUP_FILE
+from pipelines.batch import Promoted, SourceContext, Wanted
+from pipelines.db import Database, connect_staging
+from pipelines.ledger import LedgerEntry
+from pipelines.returns import expected_periods, read_return, return_due, return_files
+from pipelines.staging import Staged
+from pipelines.tabular import stage_sheets
+from safer.config import CouncilEnforcementConfig, Settings
+from safer.errors import CheckError
+from safer.periods import Grain
+
+__all__ = ["COUNCIL_ENFORCEMENT", "CouncilEnforcementReturn", "force_csps"]
+
+SOURCE = "council_enforcement"
+HEADER = ("template_version", "action_type")
+"""The columns that find the header row: a file without them is not this template."""
+ABOUT = "about"
+"""A one-row staged table naming the sheet read, so the checks can name it too."""
+
+
+def force_csps(pfa_code: str) -> dict[str, str]:
+    """The force's partnerships, code → name, from the bundled ONS lookup.
+
+    ``checks()`` has no database, and the lookup is what ``pipelines.areas.force_areas`` writes
+    to ``areas`` at the start of every run, so reading the same file gives the same codes
+    without widening the Source protocol for one source.
+    """
+    text = (resources.files("pipelines") / "data" / LOOKUP_FILE).read_text(encoding="utf-8-sig")
+    rows = csv.DictReader(text.splitlines())
+    found = {r["CSP17CD"]: r["CSP17NM"] for r in rows if r["PFA17CD"] == pfa_code}
+    return dict(sorted(found.items(), key=lambda item: item[1]))
+
+
+@dataclass(frozen=True)
+class CouncilEnforcementReturn:
+    id: str = SOURCE
+    label: str = "council enforcement return"
+    suite: str = "council_enforcement"
+    table: str = "council_enforcement"
+    grain: Grain = "quarter"
+    area_level: str = "csp"
+    # A partnership that has not sent its return has no figure: never counted as 0.
+    zero_fill: bool = False
+
+    def config(self, settings: Settings) -> CouncilEnforcementConfig | None:
+        cfg = settings.sources.council_enforcement
+        return cfg if cfg is not None and cfg.enabled else None
+
+    def _cfg(self, settings: Settings) -> CouncilEnforcementConfig:
+        cfg = self.config(settings)
+        assert cfg is not None, f"{self.id} is not configured"
+        return cfg
+
+    def base(self, settings: Settings) -> str:
+        return self._cfg(settings).location
+
+    def wanted(self, db: Database, ctx: SourceContext) -> list[Wanted]:
+        return return_files(self._cfg(ctx.settings), ctx)
+
+    def stage(self, landed: Path, staging: Path, wanted: Wanted) -> Staged:
+        sheet = read_return(landed, HEADER, wanted.slot)
+        staged = stage_sheets({"batch": sheet}, staging)
+        with connect_staging(staging) as db:
+            db.execute(f"CREATE TABLE {ABOUT} AS SELECT CAST(? AS VARCHAR) AS sheet", [sheet.name])
+        return staged
+
+    def checks(self, ctx: SourceContext, wanted: Wanted, staged: Staged) -> dict[str, list[Check]]:
+        pfa_code = ctx.settings.force.pfa_code
+        csps = force_csps(pfa_code)
+        if not csps:
+            raise CheckError(f"force.pfa_code: {pfa_code} has no partnerships in {LOOKUP_FILE}")
+        where = _where(staged, wanted)
+        return {staged.table: council_enforcement_suite(where, csps, ctx.as_of)}
+
+    def periods(self, staged: Staged, wanted: Wanted) -> tuple[dt.date, ...]:
+        if not {"financial_year", "quarter"} <= set(staged.columns):
+            return ()
+        with connect_staging(staged.path) as db:
+            rows = db.rows(
+                f"SELECT DISTINCT {period_sql()} AS p FROM batch WHERE p IS NOT NULL ORDER BY 1"
+            )
+        return tuple(row[0] for row in rows)
+
+    def promote(self, db: Database, settings: Settings, entry: LedgerEntry) -> Promoted:
+        """Replace the (partnership, quarter) pairs the file holds, and no others."""
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE incoming AS SELECT row, trim(csp_code) AS csp_code, "
+            f"{period_sql()} AS period, trim(action_type) AS action_type, "
+            "CAST(trim(\"count\") AS BIGINT) AS count, nullif(trim(notes), '') AS notes "
+            "FROM stg.batch"
+        )
+        held = "(csp_code, period) IN (SELECT csp_code, period FROM incoming)"
+        replaced = db.rows(
+            f"SELECT DISTINCT batch_id FROM council_enforcement WHERE {held} ORDER BY 1"
+        )
+        db.execute(f"DELETE FROM council_enforcement WHERE {held}")
+        db.execute(
+            "INSERT INTO council_enforcement (csp_code, period, action_type, count, batch_id, "
+            "file_name, record_no, notes) SELECT csp_code, period, action_type, count, ?, ?, "
+            "row, notes FROM incoming ORDER BY row",
+            [entry.data_batch, entry.slot],
+        )
+        periods = db.rows("SELECT DISTINCT period FROM incoming ORDER BY 1")
+        rows = int(db.scalar("SELECT count(*) FROM incoming"))
+        db.execute("DROP TABLE incoming")
+        return Promoted(rows, 0, tuple(p[0] for p in periods), tuple(r[0] for r in replaced))
+
+    def due(self, settings: Settings, period: dt.date) -> dt.date:
+        return return_due(self.config(settings) or CouncilEnforcementConfig, period, self.grain)
+
+    def expected(self, db: Database, settings: Settings, as_of: dt.date) -> list[dt.date]:
+        return expected_periods(db, self.id, self.grain, self._cfg(settings), as_of)
+
+
+def _where(staged: Staged, wanted: Wanted) -> str:
+    """The file as its sender knows it, and the sheet when it is a workbook."""
+    with connect_staging(staged.path) as db:
+        sheet = db.scalar(f"SELECT sheet FROM {ABOUT}")
+    return wanted.slot if sheet is None else f"{wanted.slot}, sheet {sheet!r}"
+
+
+COUNCIL_ENFORCEMENT = CouncilEnforcementReturn()

@@ -16,7 +16,7 @@ from indicators.changes import change, format_value
 from indicators.definitions import Catalogue, Indicator, Plan, plan_for
 from indicators.evaluate import OFF_TRACK, Evaluation, Status
 from safer.config import Recipient
-from safer.periods import quarter_label
+from safer.periods import Grain, period_label, quarter_label
 
 __all__ = [
     "Block",
@@ -60,7 +60,10 @@ class Item:
     warning: str = ""
     """A data-check warning about this figure, shown beside it."""
     chart: Chart | None = None
-    """The monthly SPC chart, when there are months to draw and the figure is not withheld."""
+    """The SPC chart, when there are points to draw and the figure is not withheld."""
+    comparisons: str = ""
+    """The changes in words for the plain-text part: a quarter's on the previous quarter and
+    the same quarter last year, a year's on the year before."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class Block:
     missing: str | None = None
     source: str = ""
     """Where the block's figures come from, shown under its name."""
+    period_heading: str = "Quarter"
+    """The table's period column: ``Quarter``, or ``Year`` for a yearly indicator."""
 
 
 @dataclass(frozen=True)
@@ -136,12 +141,15 @@ def build_digest(
     if not new:
         return None
     items = {id(e): _item(catalogue.get(e.indicator_id), e, area_names) for e in wanted}
-    latest = max(e.period_start for e in wanted)
+    # The digest is "to" its latest quarter; a yearly figure (DEFRA's) is shown under its year.
+    quarters = [e.period_start for e in wanted if e.grain == "quarter"]
+    latest = max(quarters or [e.period_start for e in wanted])
+    label = quarter_label(latest) if quarters else period_label(latest, "year")
     plan = plan_for(plans, latest) or (plans[-1] if plans else None)
     return Digest(
         recipient=recipient,
-        subject=_subject(quarter_label(latest), wanted),
-        period=quarter_label(latest),
+        subject=_subject(label, wanted),
+        period=label,
         plan=plan.name if plan else "no plan in force",
         movements=_movements(catalogue, area_names, new, items, notified),
         notes=tuple(notes),
@@ -157,9 +165,9 @@ def build_digest(
 
 
 def _topics(catalogue: Catalogue, plans: Sequence[Plan], e: Evaluation) -> tuple[str, ...]:
-    """The indicator's family and its priority in the plan in force for the quarter."""
+    """The indicator's family and its priority in the plan that judged the period."""
     family = catalogue.get(e.indicator_id).family
-    plan = plan_for(plans, e.period_start)
+    plan = next((p for p in plans if p.id == e.plan_id), None) or plan_for(plans, e.period_start)
     found = plan.priority_of(e.indicator_id) if plan else None
     return (family, found.id) if found else (family,)
 
@@ -175,7 +183,7 @@ def _item(indicator: Indicator, e: Evaluation, area_names: Mapping[str, str]) ->
         indicator_id=indicator.id,
         area=area_names.get(e.area_code, e.area_code),
         area_code=e.area_code,
-        period=quarter_label(e.period_start),
+        period=e.period_label,
         period_start=e.period_start,
         # A withheld figure rests on data that failed its checks: never show it as a number.
         value="withheld" if withheld else format_value(indicator, e.value),
@@ -187,7 +195,16 @@ def _item(indicator: Indicator, e: Evaluation, area_names: Mapping[str, str]) ->
         details="" if withheld else _details(indicator, e),
         warning="" if withheld else (e.data_warning or ""),
         chart=None if withheld else _chart(indicator, e, area_names.get(e.area_code, e.area_code)),
+        comparisons=_comparisons(indicator, e, withheld),
     )
+
+
+def _comparisons(indicator: Indicator, e: Evaluation, withheld: bool) -> str:
+    last_year = "–" if withheld else _short(indicator, e.value, e.last_year)
+    if e.grain == "year":
+        return f"vs the year before {last_year}"
+    previous = "–" if withheld else _short(indicator, e.value, e.previous_quarter)
+    return f"vs previous quarter {previous}; vs same quarter last year {last_year}"
 
 
 def _short(indicator: Indicator, now: float | None, before: float | None) -> str:
@@ -205,10 +222,14 @@ def _details(indicator: Indicator, e: Evaluation) -> str:
     parts.append(e.spc_text)
     if e.spc_points:
         latest, limits = _chart_levels(indicator, e)
-        parts += [f"monthly {limits}"] if limits else []
+        parts += [f"{_ADJECTIVE[e.series_grain]} {limits}"] if limits else []
         if latest not in e.spc_text:  # a special-cause sentence already names the latest point
-            parts.append(f"latest month {latest}")
+            parts.append(f"latest {_NOUN[e.series_grain]} {latest}")
     return "; ".join(parts)
+
+
+_ADJECTIVE: dict[Grain, str] = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}
+_NOUN: dict[Grain, str] = {"month": "month", "quarter": "quarter", "year": "year"}
 
 
 def _chart(indicator: Indicator, e: Evaluation, area: str) -> Chart | None:
@@ -216,13 +237,16 @@ def _chart(indicator: Indicator, e: Evaluation, area: str) -> Chart | None:
     if not e.spc_points:
         return None
     first, last = e.spc_points[0].date, e.spc_points[-1].date
-    span = f", {first:%b %Y} to {last:%b %Y}" if first and last else ""
+    grain = e.series_grain
+    span = (
+        f", {period_label(first, grain)} to {period_label(last, grain)}" if first and last else ""
+    )
     latest, limits = _chart_levels(indicator, e)
-    drawn = f"with {limits}" if limits else "(too few months for process limits)"
+    drawn = f"with {limits}" if limits else f"(too few {_NOUN[grain]}s for process limits)"
     variation = _VARIATION_WORDS.get(e.spc_variation.split("_", 1)[0])
     return Chart(
         e.spc_points,
-        f"{indicator.name}, {area}{span}: monthly values {drawn}; latest {latest}"
+        f"{indicator.name}, {area}{span}: {_ADJECTIVE[grain]} values {drawn}; latest {latest}"
         + (f", {variation}" if variation else ""),
     )
 
@@ -231,7 +255,7 @@ def _chart_levels(indicator: Indicator, e: Evaluation) -> tuple[str, str | None]
     """('45 (Dec 2025)', 'mean 104 and process limits 58 to 151'): the latest point and the
     lines drawn through the latest point's partition, or None where there are no limits yet."""
     last = e.spc_points[-1]
-    when = f" ({last.date:%b %Y})" if last.date else ""
+    when = f" ({period_label(last.date, e.series_grain)})" if last.date else ""
     latest = f"{format_value(indicator, last.value)}{when}"
     if last.mean is None or last.lower is None or last.upper is None:
         return latest, None
@@ -359,9 +383,12 @@ def _block(
         key=lambda i: (-i.period_start.toordinal(), _rank(order, i.area_code)),
     )
     if rows:
-        return Block(indicator.name, tuple(rows), source=indicator.source_label)
+        heading = "Year" if indicator.evaluated_grain == "year" else "Quarter"
+        return Block(
+            indicator.name, tuple(rows), source=indicator.source_label, period_heading=heading
+        )
     if indicator.sql is None:
-        missing = f"no source configured yet ({indicator.source_label})"
+        missing = f"no source configured: {indicator.source_label}"
     else:
         missing = "no figures for your areas yet"
     return Block(indicator.name, (), missing)

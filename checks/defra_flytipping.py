@@ -188,9 +188,10 @@ def incidents_suite(
             f"every authority's row in {where} has its {ACTIONS_SHEET} row (same ONS Code "
             "and Year)",
             UnexpectedRows(
-                'SELECT row, "ONS Code", "Year" FROM {batch} i '
-                f"WHERE {_LA_ROW} AND NOT EXISTS (SELECT 1 FROM actions a "
-                'WHERE trim(a."ONS Code") = trim(i."ONS Code") AND trim(a."Year") = trim(i."Year"))'
+                'SELECT i.row, i."ONS Code", i."Year" FROM (SELECT row, "ONS Code", "Year" '
+                f"FROM {{batch}} WHERE {_LA_ROW}) i LEFT JOIN actions a "
+                'ON trim(a."ONS Code") = trim(i."ONS Code") AND trim(a."Year") = trim(i."Year") '
+                "WHERE a.row IS NULL"
             ),
         )
     )
@@ -297,8 +298,10 @@ def _force_las_present(table: str, where: str, force_las: tuple[str, ...]) -> Ch
             'SELECT y.row, y.year AS "Year", f.code AS "missing ONS Code" FROM '
             '(SELECT min(row) AS row, trim("Year") AS year FROM {batch} '
             'WHERE trim("Year") IS NOT NULL GROUP BY 2) y '
-            f"CROSS JOIN (VALUES {codes}) f(code) WHERE NOT EXISTS (SELECT 1 FROM {{batch}} b "
-            """WHERE trim(b."Year") = y.year AND trim(b."ONS Code") = f.code)"""
+            f"CROSS JOIN (VALUES {codes}) f(code) "
+            # GX puts {batch} in as "(...) AS subselect": wrapped again so it can be aliased.
+            'LEFT JOIN (SELECT trim("Year") AS year, trim("ONS Code") AS code FROM {batch}) b '
+            "ON b.year = y.year AND b.code = f.code WHERE b.code IS NULL"
         ),
     )
 
@@ -344,4 +347,4 @@ def _rows(check_id: str, description: str, condition: str, *columns: str) -> Che
 
 
 def _num(name: str) -> str:
-    return f"coalesce(TRY_CAST(trim(\"{name}\") AS BIGINT), 0)"
+    return f'coalesce(TRY_CAST(trim("{name}") AS BIGINT), 0)'

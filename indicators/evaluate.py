@@ -132,7 +132,7 @@ def evaluate(indicator: Indicator, measured: Measured, ctx: Context) -> list[Eva
 def _evaluate_one(
     indicator: Indicator, measured: Measured, ctx: Context, obs: Observation
 ) -> Evaluation:
-    plan = plan_for(ctx.plans, obs.period_start)
+    plan = plan_for(ctx.plans, _plan_day(obs, measured.evaluated_grain))
     target = plan.target_for(indicator.id) if plan else None
     periods = measured.periods
     last_year = _complete(periods.get((obs.area_code, add_months(obs.period_start, -12))))
@@ -167,6 +167,14 @@ def _evaluate_one(
         grain=measured.evaluated_grain,
         series_grain=measured.grain,
     )
+
+
+def _plan_day(obs: Observation, grain: Grain) -> dt.date:
+    """The day whose plan judges the period: a quarter's first day; a financial year's last,
+    so that a year is judged by the plan that governed most of it when plans change midyear."""
+    if grain == "year":
+        return add_months(obs.period_start, 12) - dt.timedelta(days=1)
+    return obs.period_start
 
 
 def _warning(ctx: Context, obs: Observation) -> str | None:

@@ -80,7 +80,16 @@ def measure(db: Database, indicator: Indicator, pfa_code: str, source: MeasuredS
             db.execute(_QUARTERLY, [indicator.id, indicator.denominator])
         else:
             direct = _CSP_PERIODS if source.area_level == "csp" else _FORCE_PERIODS
-            db.execute(direct, [*params, indicator.grain, GRAIN_MONTHS[indicator.grain]])
+            db.execute(
+                direct,
+                [
+                    indicator.id,
+                    pfa_code,
+                    indicator.has_denominator,
+                    indicator.grain,
+                    GRAIN_MONTHS[indicator.grain],
+                ],
+            )
         db.execute("DROP TABLE measured")
     rows = db.rows(
         "SELECT grain, area_code, period_start, months_loaded, numerator, denominator "
@@ -172,12 +181,12 @@ FROM q
 
 # A quarterly or yearly source whose rows name their partnership: each CSP's figure where it
 # reported one (a missing return is missing, not zero), and the force's only where every CSP
-# did ($5 grain, $6 its months).
+# did ($1 indicator, $2 force, $3 whether the unit has a denominator, $4 grain, $5 its months).
 _CSP_PERIODS = f"""
 INSERT INTO observations
 WITH csp AS (
     SELECT m.area_code, m.period, sum(m.numerator)::DECIMAL(38, 9) AS numerator,
-           CASE WHEN $4 THEN sum(m.denominator)::DECIMAL(38, 9) END AS denominator
+           CASE WHEN $3 THEN sum(m.denominator)::DECIMAL(38, 9) END AS denominator
     FROM measured m JOIN areas a ON a.area_code = m.area_code
     WHERE a.area_type = 'csp' AND a.pfa_code = $2 AND m.numerator IS NOT NULL
     GROUP BY ALL
@@ -187,7 +196,7 @@ WITH csp AS (
     SELECT $2, period, sum(numerator), sum(denominator) FROM csp GROUP BY period
     HAVING count(*) = (SELECT count(*) FROM areas WHERE area_type = 'csp' AND pfa_code = $2)
 )
-SELECT $1, area_code, $5, period, $6, {_VALUE}, numerator, denominator
+SELECT $1, area_code, $4, period, $5, {_VALUE}, numerator, denominator
 FROM everything
 """
 
@@ -195,10 +204,10 @@ _FORCE_PERIODS = f"""
 INSERT INTO observations
 WITH force AS (
     SELECT period, sum(numerator)::DECIMAL(38, 9) AS numerator,
-           CASE WHEN $4 THEN sum(denominator)::DECIMAL(38, 9) END AS denominator
+           CASE WHEN $3 THEN sum(denominator)::DECIMAL(38, 9) END AS denominator
     FROM measured WHERE numerator IS NOT NULL GROUP BY period
 )
-SELECT $1, $2, $5, period, $6, {_VALUE}, numerator, denominator
+SELECT $1, $2, $4, period, $5, {_VALUE}, numerator, denominator
 FROM force
 """
 

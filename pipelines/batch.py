@@ -26,6 +26,7 @@ from pipelines.http import FetchPolicy
 from pipelines.landing import Landed, land
 from pipelines.ledger import LedgerEntry, record_checks, record_ledger, record_quarantine
 from pipelines.staging import Staged
+from safer import stopping
 from safer.config import FetchConfig, Settings
 from safer.errors import CheckError, FetchError, LoadError
 from safer.periods import Grain
@@ -183,6 +184,8 @@ def sync_source(db: Database, source: Source, ctx: SourceContext) -> list[BatchO
     files = source.wanted(db, ctx)
     outcomes = []
     for index, wanted in enumerate(files, start=1):
+        if stopping.requested():
+            break  # each file is its own transaction: stopping between files loses nothing
         outcome = _sync_file(db, source, ctx, wanted)
         logger.info(
             "%s %s [%d/%d]: %s: %s",

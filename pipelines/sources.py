@@ -11,6 +11,7 @@ from indicators.definitions import Catalogue
 from pipelines.batch import Source
 from pipelines.call_handling import CALL_HANDLING
 from pipelines.council_enforcement import COUNCIL_ENFORCEMENT
+from pipelines.defra_flytipping import DEFRA_FLYTIPPING
 from pipelines.police_uk import STREET
 from pipelines.police_uk_outcomes import OUTCOMES
 from pipelines.police_uk_stop_search import STOP_SEARCH
@@ -20,7 +21,14 @@ __all__ = ["SOURCES", "active_catalogue", "configured"]
 
 SOURCES: dict[str, Source] = {
     source.id: source
-    for source in (STREET, OUTCOMES, STOP_SEARCH, CALL_HANDLING, COUNCIL_ENFORCEMENT)
+    for source in (
+        STREET,
+        OUTCOMES,
+        STOP_SEARCH,
+        CALL_HANDLING,
+        COUNCIL_ENFORCEMENT,
+        DEFRA_FLYTIPPING,
+    )
 }
 
 
@@ -39,7 +47,7 @@ def active_catalogue(catalogue: Catalogue, settings: Settings) -> Catalogue:
         else i.model_copy(
             update={
                 "sql": None,
-                "source_label": f"{i.source_label}; add [sources.{i.source}] to safer.toml",
+                "source_label": f"{i.source_label} (add [sources.{i.source}] to safer.toml)",
             }
         )
         for i in catalogue.indicators

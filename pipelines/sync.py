@@ -1,7 +1,8 @@
 """The fetch-and-load step of a run: every configured source, each on its own.
 
 A source that fails, or crashes, is recorded as failed and the run goes on with the others; it
-is tried again on the next run. When data.police.uk's API is configured it is asked first, once,
+is tried again on a later run, with backoff (``pipelines.health``). A stop request is honoured
+between files and between sources. When data.police.uk's API is configured it is asked first, once,
 whether anything is new and which months exist (``pipelines.police_uk_api``).
 """
 
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 from pipelines.batch import BatchOutcome, Clock, Source, SourceContext, sync_source
 from pipelines.db import Database
+from pipelines.health import backing_off
 from pipelines.police_uk_api import SOURCE as API
 from pipelines.police_uk_api import Availability, ask_api, configured_api, record_api
 from pipelines.sources import configured
+from safer import stopping
 from safer.config import Settings
 from safer.errors import FetchError
 
@@ -32,10 +36,13 @@ def sync_all(
     as_of: dt.date,
     clock: Clock,
     outcome_labels: tuple[str, ...],
+    only: Sequence[str] | None = None,
 ) -> list[BatchOutcome]:
-    """Bring every configured source up to date; one outcome per file, source by source."""
+    """Bring every configured source (or those in ``only``) up to date; one outcome per file,
+    source by source."""
     outcomes: list[BatchOutcome] = []
-    api = _ask(db, settings, outcomes)
+    wants_api = only is None or any(s in MONTHLY_SOURCES for s in only)
+    api = _ask(db, settings, outcomes) if wants_api else None
     ctx = SourceContext(
         settings,
         run_id,
@@ -46,9 +53,16 @@ def sync_all(
         nothing_new=api.unchanged if api else False,
     )
     for source in configured(settings):
-        outcomes += _sync_one(db, source, ctx)
+        if only is not None and source.id not in only:
+            continue
+        if stopping.requested():
+            logger.warning("stopping before %s: a stop was requested", source.id)
+            break
+        skipped = backing_off(db, source.id, clock())
+        outcomes += [skipped] if skipped else _sync_one(db, source, ctx)
     monthly = [o for o in outcomes if o.source in MONTHLY_SOURCES]
-    if api is not None and not api.unchanged and all(o.outcome != "failed" for o in monthly):
+    complete = all(o.outcome not in ("failed", "backing_off") for o in monthly)
+    if api is not None and not api.unchanged and complete and not stopping.requested():
         record_api(db, api, clock)  # only now is "nothing new" true of this last-updated date
     return outcomes
 

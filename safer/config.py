@@ -27,6 +27,7 @@ __all__ = [
     "DefraFlytippingConfig",
     "FetchConfig",
     "ForceConfig",
+    "OperatorConfig",
     "PoliceUkApiConfig",
     "PoliceUkMonthlyConfig",
     "PoliceUkOutcomesConfig",
@@ -34,6 +35,7 @@ __all__ = [
     "PoliceUkStreetConfig",
     "ReturnConfig",
     "Recipient",
+    "ScheduleConfig",
     "Settings",
     "SmtpConfig",
     "format_validation_error",
@@ -258,6 +260,60 @@ class Recipient(_Frozen):
         return "all" in self.priorities or not set(topics).isdisjoint(self.priorities)
 
 
+class OperatorConfig(_Frozen):
+    """Who is told when the job itself needs attention, and when."""
+
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    """The operator's address; without it alerts are logged and kept, not emailed."""
+    failures_in_a_row: Annotated[int, Field(ge=1, le=100)] = 3
+    """A source failing this many runs in a row is reported (once per streak)."""
+    expected_run_hours: Annotated[float, Field(gt=0, le=24 * 62)] = 26.0
+    """No successful run within this many hours is reported (checked at each start and hourly
+    by ``safer schedule``); 26 suits a daily run."""
+    source_backoff_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 30.0
+    """After a source fails, it is not tried again for this long, doubling with each failure
+    in a row up to a day; 0 tries it at every run."""
+
+
+_CRON = r"^\S+( \S+){4}$"
+
+
+class ScheduleConfig(_Frozen):
+    """When ``safer schedule`` runs what, as crontab expressions in Europe/London time."""
+
+    run: Annotated[str, Field(pattern=_CRON)] | None = "0 7 * * *"
+    """The whole job (every source, checks, indicators, digests); None to schedule by part."""
+    sources: dict[str, Annotated[str, Field(pattern=_CRON)]] = {}
+    """Per source id: when to fetch and load that source alone."""
+    digest: Annotated[str, Field(pattern=_CRON)] | None = None
+    """When to evaluate and send digests without fetching."""
+    job_store: Path = Path("var/schedule.sqlite")
+    """APScheduler's job store, so that runs missed while it was down are caught up (once)."""
+
+    @field_validator("run", "digest")
+    @classmethod
+    def _cron_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_cron(value)
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _crons_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for cron in value.values():
+            _check_cron(cron)
+        return value
+
+
+def _check_cron(text: str) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(text, timezone="Europe/London")
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a crontab expression: {exc}") from exc
+
+
 class SmtpConfig(_Frozen):
     host: str
     port: Annotated[int, Field(gt=0, lt=65536)] = 587
@@ -281,6 +337,8 @@ class Settings(_Frozen):
     checks: ChecksConfig = ChecksConfig()
     recipients: tuple[Recipient, ...] = ()
     smtp: SmtpConfig | None = None
+    operator: OperatorConfig = OperatorConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
 
     def resolve(self, base: Path) -> Settings:
         """Make relative paths relative to the config file's folder, not the working dir."""
@@ -300,6 +358,9 @@ class Settings(_Frozen):
                     data_dir=fix(self.paths.data_dir), outbox_dir=fix(self.paths.outbox_dir)
                 ),
                 "sources": self.sources.resolve(fix_location),
+                "schedule": self.schedule.model_copy(
+                    update={"job_store": fix(self.schedule.job_store)}
+                ),
                 "indicators": self.indicators.model_copy(
                     update={
                         "plans_dir": fix(plans) if plans else None,

@@ -1,49 +1,39 @@
-"""One pass of the job: load sources → check → measure → evaluate → digests.
+"""One pass of the job: load sources → check → measure → evaluate → digests → operator alerts.
 
 ``as_of`` and the clock are fixed by the caller; nothing below reads the time itself. Each unit
-is recorded in ``run_units`` with its outcome, and the exit code says what needs attention.
+is recorded in ``run_units`` with its outcome, and the exit code says what needs attention. A
+stop request (SIGTERM) is honoured between units: the sources finish their current file and the
+run ends without evaluating, which the next run does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import IntEnum
 
 from alerts.deliver import Delivery, deliver
+from alerts.operator import check_overdue, note_run, send_alerts
 from alerts.send import send_message
-from checks.cross_source import SUITE, CrossSourceLimits, DataFlag
-from checks.gate import GateInput, GateOutcome, check_figures
 from checks.models import Severity
-from indicators.changes import format_value
-from indicators.definitions import Catalogue, Indicator, Plan, load_catalogue, load_plans
-from indicators.evaluate import Context, Evaluation, Measured, Status, evaluate
-from indicators.flags import flag_effects
-from indicators.measure import (
-    load_outcome_groups,
-    load_population,
-    measure,
-    outcome_labels,
-    store_evaluations,
-    withheld_quarters,
-)
-from indicators.spc import SpcRules
+from indicators.definitions import Catalogue, Plan, load_catalogue, load_plans
+from indicators.measure import load_outcome_groups, load_population, outcome_labels
 from pipelines.areas import force_areas, load_lookup
 from pipelines.batch import BatchOutcome
-from pipelines.db import Database, DatabaseError, connect
-from pipelines.freshness import Missing, overdue
-from pipelines.sources import SOURCES, active_catalogue, configured
+from pipelines.db import Database, connect
+from pipelines.health import record_health
+from pipelines.sources import active_catalogue, configured
 from pipelines.sync import sync_all
+from safer import stopping
+from safer.assess import Assessment, assess, record_unit
 from safer.config import Settings, smtp_password
 from safer.errors import ConfigError
-from safer.periods import month_label, period_label
 
-__all__ = ["Assessment", "ExitCode", "RunReport", "assess", "run", "smtp_sender"]
+__all__ = ["Assessment", "ExitCode", "Parts", "RunReport", "assess", "run", "smtp_sender"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +41,34 @@ Clock = Callable[[], dt.datetime]
 
 
 class ExitCode(IntEnum):
-    """What a run's exit status means; when several apply, the most serious wins."""
+    """What a run's exit status means; when several apply, the first in ``_PRECEDENCE`` wins."""
 
     OK = 0
-    JOB_ERROR = 1  # a source could not be fetched, or the job itself failed
+    JOB_ERROR = 1  # a source could not be fetched, a check could not run, or the job failed
     CHECKS_FAILED = 3  # data was held back by its checks; figures are withheld
     DIGEST_NOT_SENT = 4  # a digest is still pending or failed to send
+    BUSY = 5  # another run holds the lock: nothing was done
+    STOPPED = 6  # stopped on request (SIGTERM/SIGINT) after finishing the current unit
 
 
-_PRECEDENCE = (ExitCode.JOB_ERROR, ExitCode.DIGEST_NOT_SENT, ExitCode.CHECKS_FAILED)
+_PRECEDENCE = (
+    ExitCode.JOB_ERROR,
+    ExitCode.STOPPED,
+    ExitCode.DIGEST_NOT_SENT,
+    ExitCode.CHECKS_FAILED,
+)
+
+_NO_DELIVERY = Delivery((), 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What a run does: ``safer run`` does everything; ``safer schedule`` may split it."""
+
+    sources: tuple[str, ...] | None = None
+    """The sources to fetch and load; None for every configured one, () for none."""
+    evaluate: bool = True
+    """Whether to measure, check, evaluate and send digests."""
 
 
 @dataclass(frozen=True)
@@ -69,26 +78,53 @@ class RunReport:
     """One outcome per file each source brought up to date."""
     delivery: Delivery
     problems: tuple[ExitCode, ...] = field(default_factory=tuple)
+    failed_units: tuple[str, ...] = ()
+    """Every unit that failed, as "unit: message", for the log and the operator."""
 
     @property
     def exit_code(self) -> ExitCode:
         return next((code for code in _PRECEDENCE if code in self.problems), ExitCode.OK)
 
+    @property
+    def status(self) -> str:
+        return "stopped" if ExitCode.STOPPED in self.problems else "finished"
 
-def run(settings: Settings, as_of: dt.date, clock: Clock) -> RunReport:
-    """Run every stage once; raises ConfigError for a bad catalogue or plan before any work."""
+
+def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = None) -> RunReport:
+    """Run every stage once (or ``parts`` of them); raises ConfigError for a bad catalogue or
+    plan before any work. The caller holds the run lock (``safer.lock``).
+    """
     catalogue = active_catalogue(load_catalogue(settings.indicators.catalogue_dir), settings)
     plans = load_plans(settings.indicators.plans_dir, catalogue)
     _check_routes(settings, catalogue, plans)
     run_id = f"{clock():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with connect(settings.database.path) as db:
-        db.execute("INSERT INTO runs VALUES (?, ?, ?, NULL, NULL)", [run_id, as_of, clock()])
-        report = _run_stages(db, settings, catalogue, plans, run_id, as_of, clock)
+        check_overdue(db, settings, clock())  # before this run can count as a success
         db.execute(
-            "UPDATE runs SET finished_at = ?, exit_code = ? WHERE run_id = ?",
-            [clock(), int(report.exit_code), run_id],
+            "INSERT INTO runs (run_id, as_of, started_at) VALUES (?, ?, ?)",
+            [run_id, as_of, clock()],
         )
+        report = _run_stages(db, settings, catalogue, plans, run_id, as_of, clock, parts or Parts())
+        summary = _summary(report)
+        db.execute(
+            "UPDATE runs SET finished_at = ?, exit_code = ?, status = ?, summary = ? "
+            "WHERE run_id = ?",
+            [clock(), int(report.exit_code), report.status, summary, run_id],
+        )
+        send_alerts(db, settings, smtp_sender(settings), clock())
     return report
+
+
+def _summary(report: RunReport) -> str:
+    counts: dict[str, int] = {}
+    for batch in report.batches:
+        counts[batch.outcome] = counts.get(batch.outcome, 0) + 1
+    files = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "no files"
+    delivery = report.delivery
+    return (
+        f"{files}; {len(delivery.stored)} digests stored, {delivery.sent} sent, "
+        f"{delivery.waiting} waiting, {delivery.failed} failed; exit {int(report.exit_code)}"
+    )
 
 
 def _check_routes(settings: Settings, catalogue: Catalogue, plans: Sequence[Plan]) -> None:
@@ -114,15 +150,23 @@ def _run_stages(
     run_id: str,
     as_of: dt.date,
     clock: Clock,
+    parts: Parts,
 ) -> RunReport:
     load_lookup(db)
     areas = force_areas(db, settings.force.pfa_code)
     logger.info("areas: %s", ", ".join(a.name for a in areas))
     load_outcome_groups(db)
     load_population(db)
-    batches = sync_all(db, settings, run_id, as_of, clock, outcome_labels())
+    batches = sync_all(db, settings, run_id, as_of, clock, outcome_labels(), parts.sources)
     for batch in batches:
-        _unit(db, run_id, f"{batch.source} {batch.slot}", batch.outcome, batch.message)
+        record_unit(db, run_id, f"{batch.source} {batch.slot}", batch.outcome, batch.message)
+    tried = [s.id for s in configured(settings) if parts.sources is None or s.id in parts.sources]
+    streaks = record_health(db, tried, batches, clock(), settings.operator.source_backoff_minutes)
+    if stopping.requested():
+        logger.warning("run %s stopped on request after loading; the next run evaluates", run_id)
+        return _finish(
+            db, settings, run_id, batches, _NO_DELIVERY, [ExitCode.STOPPED], streaks, clock
+        )
     names = {a.code: a.name for a in areas}
     found = assess(db, settings, catalogue, plans, run_id, as_of, clock, names, batches)
     gate = found.gate
@@ -138,237 +182,43 @@ def _run_stages(
         run_id,
     )
     problems = []
-    if gate.outcome == "broken" or any(b.outcome == "failed" for b in batches):
+    if gate.outcome == "broken" or _failed_units(db, run_id):
         problems.append(ExitCode.JOB_ERROR)
     held = any(f.severity is Severity.ERROR for f in gate.flags)
     if held or any(b.outcome == "quarantined" for b in batches):
         problems.append(ExitCode.CHECKS_FAILED)
     if delivery.waiting or delivery.failed:
         problems.append(ExitCode.DIGEST_NOT_SENT)
-    return RunReport(run_id, tuple(batches), delivery, tuple(problems))
+    return _finish(db, settings, run_id, batches, delivery, problems, streaks, clock)
 
 
-@dataclass(frozen=True)
-class Assessment:
-    evaluations: tuple[Evaluation, ...]
-    notes: tuple[str, ...]
-    gate: GateOutcome
-
-
-def assess(
+def _finish(
     db: Database,
     settings: Settings,
-    catalogue: Catalogue,
-    plans: tuple[Plan, ...],
     run_id: str,
-    as_of: dt.date,
-    clock: Clock,
-    area_names: Mapping[str, str],
-    batches: Sequence[BatchOutcome] = (),
-) -> Assessment:
-    """Measure, check and evaluate what the database holds; the digest's data notes too.
-
-    Writes only derived tables (observations, evaluations, flags, run units), so
-    ``safer digest --preview`` runs it on a throwaway copy of the database.
-    """
-    # Measure first so the cross-source checks see this run's figures, then evaluate with
-    # their flags. Measuring twice is cheap next to a digest showing an unchecked figure.
-    _measure_all(db, settings, catalogue, run_id)
-    gate = _gate(db, settings, catalogue, area_names, run_id, clock())
-    evaluations = _evaluate_all(db, settings, catalogue, plans, run_id, gate)
-    missing = _missing(db, settings, as_of)
-    for item in missing:
-        logger.warning("%s", item.sentence)
-        _unit(db, run_id, f"freshness {item.source} {item.period_name}", "overdue", item.sentence)
-    notes = _data_notes(db, settings, batches, gate, missing)
-    return Assessment(tuple(evaluations), tuple(notes), gate)
-
-
-def _evaluate_all(
-    db: Database,
-    settings: Settings,
-    catalogue: Catalogue,
-    plans: tuple[Plan, ...],
-    run_id: str,
-    gate: GateOutcome,
-) -> list[Evaluation]:
-    flags = (*gate.flags, *_batch_warnings(db))
-    found: list[Evaluation] = []
-    for indicator, measured in _measure_all(db, settings, catalogue, run_id).items():
-        held = withheld_quarters(db, indicator.source, indicator.evaluated_grain)
-        withheld, warnings = flag_effects(indicator, flags, held)
-        context = Context(
-            plans=plans,
-            force_code=settings.force.pfa_code,
-            withheld=withheld,
-            spc_rules=SpcRules(**settings.indicators.spc.model_dump()),
-            warnings=warnings,
-        )
-        evaluations = evaluate(indicator, measured, context)
-        changed = store_evaluations(db, indicator.id, evaluations, run_id)
-        counts = {s: sum(1 for e in evaluations if e.status is s) for s in Status}
-        summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
-        _unit(db, run_id, f"indicator {indicator.id}", "evaluated", f"{summary}; {changed} changed")
-        found += evaluations
-    return found
-
-
-def _measure_all(
-    db: Database, settings: Settings, catalogue: Catalogue, run_id: str
-) -> dict[Indicator, Measured]:
-    """Every indicator with a source, measured; one broken query does not stop the others."""
-    found = {}
-    for indicator in catalogue.indicators:
-        if indicator.sql is None:
-            _unit(db, run_id, f"indicator {indicator.id}", "no_source", indicator.source_label)
-            continue
-        try:
-            found[indicator] = measure(
-                db, indicator, settings.force.pfa_code, SOURCES[indicator.source]
-            )
-        except DatabaseError as exc:
-            logger.error("indicator %s: query failed: %s", indicator.id, exc)
-            _unit(db, run_id, f"indicator {indicator.id}", "failed", str(exc))
-    return found
-
-
-def _gate(
-    db: Database,
-    settings: Settings,
-    catalogue: Catalogue,
-    area_names: Mapping[str, str],
-    run_id: str,
-    now: dt.datetime,
-) -> GateOutcome:
-    """The cross-source checks over what was measured (skipped when nothing changed)."""
-    measured = {i.id: i for i in catalogue.indicators if i.sql is not None}
-    limits = CrossSourceLimits(
-        plausible_ratio=settings.checks.plausible_ratio,
-        far_from_limits=settings.checks.far_from_limits,
-        minimum_points=settings.indicators.spc.minimum_points,
-    )
-    given = GateInput(
-        pfa_code=settings.force.pfa_code,
-        units={i: ind.unit for i, ind in measured.items()},
-        limits=limits,
-        area_names=area_names,
-        fmt=lambda indicator, value: format_value(measured[indicator], value),
-        staging_dir=settings.paths.data_dir / "staging",
-    )
-    gate = check_figures(db, given, run_id, now)
-    _unit(db, run_id, f"checks {SUITE}", gate.outcome, gate.message)
-    return gate
-
-
-def _batch_warnings(db: Database) -> list[DataFlag]:
-    """Warning-level failures of the batches in use, shown beside every figure they feed."""
-    rows = db.rows(
-        "WITH in_use AS (SELECT source, coalesce(released_batch, batch_id) AS batch_id, periods "
-        "FROM load_ledger WHERE status IN ('loaded', 'revised', 'released') "
-        "QUALIFY row_number() OVER (PARTITION BY source, slot ORDER BY finished_at DESC) = 1) "
-        "SELECT DISTINCT u.source, unnest(u.periods) AS period, c.check_id, c.message "
-        "FROM in_use u JOIN check_results c USING (batch_id) "
-        "WHERE c.severity = 'warning' AND NOT c.success ORDER BY ALL"
-    )
-    return [
-        DataFlag(
-            check_id,
-            Severity.WARNING,
-            period,
-            f"the {_file_of(source, period)} {message}",
-            source=source,
-        )
-        for source, period, check_id, message in rows
-    ]
-
-
-def _file_of(source: str, period: dt.date) -> str:
-    found = SOURCES.get(source)
-    if found is None or found.grain == "month":
-        return f"{month_label(period)} file"
-    return f"{found.label} for {period_label(period, found.grain)}"
-
-
-def _missing(db: Database, settings: Settings, as_of: dt.date) -> list[Missing]:
-    """Every configured source's expected periods, neither in use nor quarantined, whose
-    release is overdue."""
-    found: list[Missing] = []
-    for source in configured(settings):
-        cfg = source.config(settings)
-        assert cfg is not None
-        present = {
-            row[0]
-            for row in db.rows(
-                "SELECT period FROM source_periods WHERE source = $1 UNION "
-                "SELECT unnest(periods) FROM load_ledger l JOIN quarantine q USING (batch_id) "
-                "WHERE l.source = $1 AND q.released_at IS NULL",
-                [source.id],
-            )
-        }
-        found += overdue(
-            source.label,
-            source.expected(db, settings, as_of),
-            present,
-            as_of,
-            cfg.release_grace_days,
-            functools.partial(source.due, settings),
-            source.grain,
-            source.id,
-        )
-    return found
-
-
-def _data_notes(
-    db: Database,
-    settings: Settings,
     batches: Sequence[BatchOutcome],
-    gate: GateOutcome,
-    missing: Sequence[Missing],
-) -> list[str]:
-    """Sentences for the digest's caveats: withheld periods, missing releases, failed checks,
-    exclusions, unpublished months."""
-    notes = []
-    for source in configured(settings):
-        cfg = source.config(settings)
-        if cfg is not None and cfg.note:
-            notes.append(f"{source.label[:1].upper()}{source.label[1:]}: {cfg.note}")
-        held = withheld_quarters(db, source.id, "year" if source.grain == "year" else "quarter")
-        notes += [f"Withheld ({source.label}): {reason}." for reason in held.values()]
-    notes += [item.sentence for item in missing]
-    errors = [f for f in gate.flags if f.severity is Severity.ERROR]
-    notes += [f"Withheld: a data check failed: {f.sentence}." for f in errors]
-    if gate.outcome == "broken":
-        notes.append(
-            "The cross-source data checks could not run this time; the figures below are shown "
-            "without them and the operator has been told."
+    delivery: Delivery,
+    problems: Sequence[ExitCode],
+    streaks: dict[str, int],
+    clock: Clock,
+) -> RunReport:
+    """The run's report, with the alerts its failures call for stored for the operator."""
+    failed = _failed_units(db, run_id)
+    if delivery.failed:
+        failed.append(f"digests: {delivery.failed} refused permanently by the SMTP server")
+    note_run(db, settings, run_id, failed, streaks, batches, clock())
+    return RunReport(run_id, tuple(batches), delivery, tuple(problems), tuple(failed))
+
+
+def _failed_units(db: Database, run_id: str) -> list[str]:
+    return [
+        f"{unit}: {message}"
+        for unit, message in db.rows(
+            "SELECT unit, message FROM run_units WHERE run_id = ? AND outcome IN "
+            "('failed', 'broken') ORDER BY rowid",
+            [run_id],
         )
-    notes += _outside_notes(db, settings)
-    late = {(m.source, m.period) for m in missing}
-    waiting = [
-        f"{SOURCES[b.source].label} {b.slot}"
-        for b in batches
-        if b.outcome == "not_yet_available" and (b.source, b.period) not in late
     ]
-    if waiting:
-        notes.append(f"Not yet published: {', '.join(waiting)}.")
-    return notes
-
-
-def _outside_notes(db: Database, settings: Settings) -> list[str]:
-    """Rows located outside the force's partnerships, per source that locates its rows."""
-    notes = []
-    for source in configured(settings):
-        if source.area_level != "csp" or not source.zero_fill:
-            continue
-        outside = db.scalar(
-            "SELECT sum(outside_area_rows) FROM source_periods WHERE source = ?", [source.id]
-        )
-        if outside:
-            notes.append(
-                f"{int(outside):,} {source.label} rows located outside the force's Community "
-                "Safety Partnerships (or with no location) are excluded from every figure."
-            )
-    return notes
 
 
 def smtp_sender(settings: Settings) -> Callable[[EmailMessage], None] | None:
@@ -378,7 +228,3 @@ def smtp_sender(settings: Settings) -> Callable[[EmailMessage], None] | None:
         return None
     password = smtp_password()
     return lambda message: send_message(smtp, password, message)
-
-
-def _unit(db: Database, run_id: str, unit: str, outcome: str, message: str) -> None:
-    db.execute("INSERT INTO run_units VALUES (?, ?, ?, ?)", [run_id, unit, outcome, message])

@@ -18,9 +18,9 @@ from alerts.digest import Digest
 from alerts.render import Rendered, render_digest
 from indicators.definitions import load_catalogue, load_plans
 from pipelines.db import Database, DatabaseError, connect
+from safer.assess import Clock, assess
 from safer.config import Recipient, Settings
 from safer.errors import DigestError
-from safer.job import Clock, assess
 
 __all__ = ["Preview", "preview", "snapshot"]
 

@@ -63,9 +63,10 @@ def _sync(settings: Settings, clock: Clock) -> list[BatchOutcome]:
         return sync_source(db, COUNCIL_ENFORCEMENT, ctx)
 
 
-def _measure(settings: Settings, indicator_id: str) -> Measured:
+def _measure(settings: Settings, *indicator_ids: str) -> dict[str, Measured]:
+    catalogue = load_catalogue()
     with connect(settings.database.path) as db:
-        return measure(db, load_catalogue().get(indicator_id), FORCE, COUNCIL_ENFORCEMENT)
+        return {i: measure(db, catalogue.get(i), FORCE, COUNCIL_ENFORCEMENT) for i in indicator_ids}
 
 
 def _folder(tmp_path: Path, *names: str) -> Path:
@@ -81,7 +82,9 @@ def _rows(name: str = Q1) -> Rows:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def _write(path: Path, rows: Rows, columns: list[str] | None = None, encoding: str = "utf-8") -> None:
+def _write(
+    path: Path, rows: Rows, columns: list[str] | None = None, encoding: str = "utf-8"
+) -> None:
     columns = columns or list(_rows()[0])
     with path.open("w", encoding=encoding, newline="") as out:
         writer = csv.DictWriter(out, columns, extrasaction="ignore")
@@ -115,16 +118,17 @@ def test_a_folder_of_returns_loads_and_each_indicator_is_the_sum_of_its_action_t
     assert [(o.slot, o.outcome, o.message) for o in outcomes] == [
         (name, "loaded", "48 rows, 0 outside the force's areas") for name in (Q1, Q2, Q3_XLSX)
     ]
+    measured = _measure(settings, *SUMMED, "env_fpns_per_incident")
     for name, quarter in ((Q1, dt.date(2025, 4, 1)), (Q2, dt.date(2025, 7, 1))):
         rows = _rows(name)
         for indicator, actions in SUMMED.items():
             csps = _sums(rows, actions)
             assert len(csps) == 4
             expected = {**csps, FORCE: sum(csps.values())}
-            assert _values(_measure(settings, indicator), quarter) == expected, indicator
+            assert _values(measured[indicator], quarter) == expected, indicator
         fpns = _sums(rows, SUMMED["env_fixed_penalty_notices"])
         incidents = _sums(rows, SUMMED["env_incidents_investigated"])
-        ratio = _values(_measure(settings, "env_fpns_per_incident"), quarter)
+        ratio = _values(measured["env_fpns_per_incident"], quarter)
         assert ratio[HALTON] == pytest.approx(fpns[HALTON] / incidents[HALTON])
         assert ratio[FORCE] == pytest.approx(sum(fpns.values()) / sum(incidents.values()))
     assert _sync(settings, clock) == [
@@ -193,22 +197,22 @@ def _of(rows: Rows, csp: str) -> Rows:
 def test_partnerships_files_coexist_and_a_correction_replaces_only_its_own(
     tmp_path: Path, clock: Clock
 ) -> None:
-    folder = _folder(tmp_path, Q2)
+    folder = tmp_path / "returns"
+    folder.mkdir()
     rows = _rows(Q1)
     _write(folder / "halton-q1.csv", _of(rows, HALTON))
     _write(folder / "warrington-q1.csv", _of(rows, WARRINGTON))
     settings = _settings(tmp_path, str(folder))
     first = {o.slot: o for o in _sync(settings, clock)}
     assert {s: o.outcome for s, o in first.items()} == dict.fromkeys(
-        (Q2, "halton-q1.csv", "warrington-q1.csv"), "loaded"
+        ("halton-q1.csv", "warrington-q1.csv"), "loaded"
     )
-    q1, q2 = dt.date(2025, 4, 1), dt.date(2025, 7, 1)
+    q1 = dt.date(2025, 4, 1)
 
-    powers = _measure(settings, "asb_formal_powers")
+    powers = _measure(settings, "asb_formal_powers")["asb_formal_powers"]
     sums = _sums(rows, SUMMED["asb_formal_powers"])
     assert _values(powers, q1) == {HALTON: sums[HALTON], WARRINGTON: sums[WARRINGTON]}
     assert (FORCE, q1) not in powers.periods, "two of four partnerships make no force figure"
-    assert (FORCE, q2) in powers.periods
 
     corrected = [
         {**r, "count": str(int(r["count"]) + 5)} if r["action_type"] == "closure_order" else r
@@ -221,7 +225,7 @@ def test_partnerships_files_coexist_and_a_correction_replaces_only_its_own(
     assert revised.outcome == "revised", revised.message
     assert f"(revises {first['halton-q1.csv'].batch_id})" in revised.message
     assert {o.outcome for s, o in outcomes.items() if s != revised.slot} == {"unchanged"}
-    after = _values(_measure(settings, "asb_formal_powers"), q1)
+    after = _values(_measure(settings, "asb_formal_powers")["asb_formal_powers"], q1)
     assert after == {HALTON: sums[HALTON] + 5, WARRINGTON: sums[WARRINGTON]}
     with connect(settings.database.path) as db:
         files = db.rows(
@@ -252,8 +256,11 @@ def _set(index: int, column: str, value: str) -> Callable[[Rows], Rows]:
             "template_version",
             "row 2, template_version 'council-enforcement-v0'",
         ),
-        (_set(3, "count", "ten"), "count_whole_number", "row 5, count 'ten'"),
-        (_set(4, "count", "5.5"), "count_whole_number", "row 6, count '5.5'"),
+        (
+            lambda rows: _set(4, "count", "5.5")(_set(3, "count", "ten")(rows)),
+            "count_whole_number",
+            "(2 failing); e.g. row 5, count 'ten'; row 6, count '5.5'",
+        ),
         (_set(0, "csp_code", "E22000027"), "csp_known", "row 2, csp_code 'E22000027'"),
         (_set(7, "action_type", "dog_fouling"), "action_type_known", "row 9, action_type"),
         (
@@ -311,7 +318,10 @@ def test_a_bad_workbook_names_its_sheet(tmp_path: Path, clock: Clock) -> None:
     ("columns", "drift"),
     [
         (lambda c: [x for x in c if x != "count"], "found missing 'count'"),
-        (lambda c: [x if x != "count" else "total" for x in c], "missing 'count'; unexpected 'total'"),
+        (
+            lambda c: [x if x != "count" else "total" for x in c],
+            "missing 'count'; unexpected 'total'",
+        ),
     ],
 )
 def test_a_missing_or_renamed_column_is_named(
@@ -347,23 +357,26 @@ def test_a_file_that_is_not_the_template_fails_clearly(tmp_path: Path, clock: Cl
 def test_a_windows_1252_file_loads_and_a_misspelt_name_is_only_a_warning(
     tmp_path: Path, clock: Clock
 ) -> None:
-    folder = _folder(tmp_path, Q1)
+    folder = tmp_path / "returns"
+    folder.mkdir()
     rows = [
         {**r, "notes": "EXAMPLE: £100 fines, café closure", "csp_name": "Haltn"}
         for r in _of(_rows(Q2), HALTON)
     ]
     _write(folder / "halton-q2.csv", rows, encoding="cp1252")
+    assert b"\xa3100" in (folder / "halton-q2.csv").read_bytes(), "£ as Windows-1252 writes it"
     settings = _settings(tmp_path, str(folder))
 
-    outcomes = _sync(settings, clock)
+    [outcome] = _sync(settings, clock)
 
-    assert [o.outcome for o in outcomes] == ["loaded", "loaded"]
+    assert outcome.outcome == "loaded", outcome.message
     with connect(settings.database.path) as db:
-        assert db.rows("SELECT DISTINCT notes FROM council_enforcement WHERE period = ?",
-                       [dt.date(2025, 7, 1)]) == [("EXAMPLE: £100 fines, café closure",)]
+        assert db.rows(
+            "SELECT DISTINCT notes FROM council_enforcement WHERE period = ?", [dt.date(2025, 7, 1)]
+        ) == [("EXAMPLE: £100 fines, café closure",)]
         warned = db.rows(
             "SELECT check_id, message FROM check_results WHERE NOT success AND batch_id = ?",
-            [outcomes[1].batch_id],
+            [outcome.batch_id],
         )
     assert [w[0] for w in warned] == ["csp_name_matches"]
     assert f"row 2, csp_code '{HALTON}', csp_name 'Haltn'" in warned[0][1]

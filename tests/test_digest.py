@@ -20,11 +20,17 @@ from alerts.render import render_digest
 from indicators.definitions import load_catalogue, load_plans
 from indicators.evaluate import Evaluation, Status
 from indicators.spc import SpcRules, describe, spc
-from safer.config import Recipient
+from pipelines.sources import active_catalogue
+from safer.config import Recipient, Settings
 from safer.periods import add_months
 
 GOLDEN = Path(__file__).parent / "golden"
-CATALOGUE = load_catalogue()
+# As a deployment with only the street file configured sees it: every other indicator says
+# which source would give it figures.
+CATALOGUE = active_catalogue(
+    load_catalogue(),
+    Settings.model_validate({"force": {"id": "cheshire", "pfa_code": "E23000006", "name": "C"}}),
+)
 PLANS = load_plans(None, CATALOGUE)
 AREAS = {
     "E23000006": "Cheshire",
@@ -119,7 +125,10 @@ def test_the_text_part_carries_every_fact_and_matches_the_golden_file() -> None:
         " common cause variation; monthly mean 27 and process limits 23 to 30;"
         " latest month 27 (Dec 2025)." in text
     )
-    assert "- Not shown: no source configured yet (police.uk 999 call answering data)." in text
+    assert (
+        "- Not shown: no source configured: the force's call-handling return, 999 measures as"
+        " police.uk publishes them (add [sources.call_handling] to safer.toml)." in text
+    )
     _golden("digest.txt", text)
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-import scheduler
 from demo.server import serve
 from indicators.measure import withheld_quarters
 from pipelines.batch import staging_path
 from pipelines.db import connect, connect_staging
 from pipelines.police_uk import SOURCE
 from pipelines.quarantine_text import describe_sample_row
+from safer import commands
 from safer.config import load_config
 from scheduler import main
 from tests.conftest import STREET, write_config
@@ -33,8 +33,8 @@ MISDATED_RECORD = 1234  # the data row whose Month is changed to another month
 
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
-    """The CLI reads the time through ``scheduler._now``: the one thing replaced."""
-    monkeypatch.setattr(scheduler, "_now", clock)
+    """The CLI reads the time through ``safer.commands.now``: the one thing replaced."""
+    monkeypatch.setattr(commands, "now", clock)
 
 
 @pytest.fixture

@@ -1,0 +1,270 @@
+"""What the database holds, measured, checked and judged: the indicators' evaluations and the
+digest's data notes (withheld figures, missing releases, warnings, exclusions).
+
+Writes only derived tables (observations, evaluations, flags, run units), so
+``safer digest --preview`` runs it on a throwaway copy of the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from checks.cross_source import SUITE, CrossSourceLimits, DataFlag
+from checks.gate import GateInput, GateOutcome, check_figures
+from checks.models import Severity
+from indicators.changes import format_value
+from indicators.definitions import Catalogue, Indicator, Plan
+from indicators.evaluate import Context, Evaluation, Measured, Status, evaluate
+from indicators.flags import flag_effects
+from indicators.measure import measure, store_evaluations, withheld_quarters
+from indicators.spc import SpcRules
+from pipelines.batch import BatchOutcome
+from pipelines.db import Database, DatabaseError
+from pipelines.freshness import Missing, overdue
+from pipelines.sources import SOURCES, configured
+from safer.config import Settings
+from safer.periods import month_label, period_label
+
+__all__ = ["Assessment", "assess", "record_unit"]
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    evaluations: tuple[Evaluation, ...]
+    notes: tuple[str, ...]
+    gate: GateOutcome
+
+
+def assess(
+    db: Database,
+    settings: Settings,
+    catalogue: Catalogue,
+    plans: tuple[Plan, ...],
+    run_id: str,
+    as_of: dt.date,
+    clock: Clock,
+    area_names: Mapping[str, str],
+    batches: Sequence[BatchOutcome] = (),
+) -> Assessment:
+    """Measure, check and evaluate what the database holds; the digest's data notes too.
+
+    Writes only derived tables (observations, evaluations, flags, run units), so
+    ``safer digest --preview`` runs it on a throwaway copy of the database.
+    """
+    # Measure first so the cross-source checks see this run's figures, then evaluate with
+    # their flags. Measuring twice is cheap next to a digest showing an unchecked figure.
+    _measure_all(db, settings, catalogue, run_id)
+    gate = _gate(db, settings, catalogue, area_names, run_id, clock())
+    evaluations = _evaluate_all(db, settings, catalogue, plans, run_id, gate)
+    missing = _missing(db, settings, as_of)
+    for item in missing:
+        logger.warning("%s", item.sentence)
+        record_unit(
+            db, run_id, f"freshness {item.source} {item.period_name}", "overdue", item.sentence
+        )
+    notes = _data_notes(db, settings, batches, gate, missing)
+    return Assessment(tuple(evaluations), tuple(notes), gate)
+
+
+def _evaluate_all(
+    db: Database,
+    settings: Settings,
+    catalogue: Catalogue,
+    plans: tuple[Plan, ...],
+    run_id: str,
+    gate: GateOutcome,
+) -> list[Evaluation]:
+    flags = (*gate.flags, *_batch_warnings(db))
+    found: list[Evaluation] = []
+    for indicator, measured in _measure_all(db, settings, catalogue, run_id).items():
+        held = withheld_quarters(db, indicator.source, indicator.evaluated_grain)
+        withheld, warnings = flag_effects(indicator, flags, held)
+        context = Context(
+            plans=plans,
+            force_code=settings.force.pfa_code,
+            withheld=withheld,
+            spc_rules=SpcRules(**settings.indicators.spc.model_dump()),
+            warnings=warnings,
+        )
+        evaluations = evaluate(indicator, measured, context)
+        changed = store_evaluations(db, indicator.id, evaluations, run_id)
+        counts = {s: sum(1 for e in evaluations if e.status is s) for s in Status}
+        summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+        record_unit(
+            db, run_id, f"indicator {indicator.id}", "evaluated", f"{summary}; {changed} changed"
+        )
+        found += evaluations
+    return found
+
+
+def _measure_all(
+    db: Database, settings: Settings, catalogue: Catalogue, run_id: str
+) -> dict[Indicator, Measured]:
+    """Every indicator with a source, measured; one broken query does not stop the others."""
+    found = {}
+    for indicator in catalogue.indicators:
+        if indicator.sql is None:
+            record_unit(
+                db, run_id, f"indicator {indicator.id}", "no_source", indicator.source_label
+            )
+            continue
+        try:
+            found[indicator] = measure(
+                db, indicator, settings.force.pfa_code, SOURCES[indicator.source]
+            )
+        except DatabaseError as exc:
+            logger.error("indicator %s: query failed: %s", indicator.id, exc)
+            record_unit(db, run_id, f"indicator {indicator.id}", "failed", str(exc))
+    return found
+
+
+def _gate(
+    db: Database,
+    settings: Settings,
+    catalogue: Catalogue,
+    area_names: Mapping[str, str],
+    run_id: str,
+    now: dt.datetime,
+) -> GateOutcome:
+    """The cross-source checks over what was measured (skipped when nothing changed)."""
+    measured = {i.id: i for i in catalogue.indicators if i.sql is not None}
+    limits = CrossSourceLimits(
+        plausible_ratio=settings.checks.plausible_ratio,
+        far_from_limits=settings.checks.far_from_limits,
+        minimum_points=settings.indicators.spc.minimum_points,
+    )
+    given = GateInput(
+        pfa_code=settings.force.pfa_code,
+        units={i: ind.unit for i, ind in measured.items()},
+        limits=limits,
+        area_names=area_names,
+        fmt=lambda indicator, value: format_value(measured[indicator], value),
+        staging_dir=settings.paths.data_dir / "staging",
+    )
+    gate = check_figures(db, given, run_id, now)
+    record_unit(db, run_id, f"checks {SUITE}", gate.outcome, gate.message)
+    return gate
+
+
+def _batch_warnings(db: Database) -> list[DataFlag]:
+    """Warning-level failures of the batches in use, shown beside every figure they feed."""
+    rows = db.rows(
+        "WITH in_use AS (SELECT source, coalesce(released_batch, batch_id) AS batch_id, periods "
+        "FROM load_ledger WHERE status IN ('loaded', 'revised', 'released') "
+        "QUALIFY row_number() OVER (PARTITION BY source, slot ORDER BY finished_at DESC) = 1) "
+        "SELECT DISTINCT u.source, unnest(u.periods) AS period, c.check_id, c.message "
+        "FROM in_use u JOIN check_results c USING (batch_id) "
+        "WHERE c.severity = 'warning' AND NOT c.success ORDER BY ALL"
+    )
+    return [
+        DataFlag(
+            check_id,
+            Severity.WARNING,
+            period,
+            f"the {_file_of(source, period)} {message}",
+            source=source,
+        )
+        for source, period, check_id, message in rows
+    ]
+
+
+def _file_of(source: str, period: dt.date) -> str:
+    found = SOURCES.get(source)
+    if found is None or found.grain == "month":
+        return f"{month_label(period)} file"
+    return f"{found.label} for {period_label(period, found.grain)}"
+
+
+def _missing(db: Database, settings: Settings, as_of: dt.date) -> list[Missing]:
+    """Every configured source's expected periods, neither in use nor quarantined, whose
+    release is overdue."""
+    found: list[Missing] = []
+    for source in configured(settings):
+        cfg = source.config(settings)
+        assert cfg is not None
+        present = {
+            row[0]
+            for row in db.rows(
+                "SELECT period FROM source_periods WHERE source = $1 UNION "
+                "SELECT unnest(periods) FROM load_ledger l JOIN quarantine q USING (batch_id) "
+                "WHERE l.source = $1 AND q.released_at IS NULL",
+                [source.id],
+            )
+        }
+        found += overdue(
+            source.label,
+            source.expected(db, settings, as_of),
+            present,
+            as_of,
+            cfg.release_grace_days,
+            functools.partial(source.due, settings),
+            source.grain,
+            source.id,
+        )
+    return found
+
+
+def _data_notes(
+    db: Database,
+    settings: Settings,
+    batches: Sequence[BatchOutcome],
+    gate: GateOutcome,
+    missing: Sequence[Missing],
+) -> list[str]:
+    """Sentences for the digest's caveats: withheld periods, missing releases, failed checks,
+    exclusions, unpublished months."""
+    notes = []
+    for source in configured(settings):
+        cfg = source.config(settings)
+        if cfg is not None and cfg.note:
+            notes.append(f"{source.label[:1].upper()}{source.label[1:]}: {cfg.note}")
+        held = withheld_quarters(db, source.id, "year" if source.grain == "year" else "quarter")
+        notes += [f"Withheld ({source.label}): {reason}." for reason in held.values()]
+    notes += [item.sentence for item in missing]
+    errors = [f for f in gate.flags if f.severity is Severity.ERROR]
+    notes += [f"Withheld: a data check failed: {f.sentence}." for f in errors]
+    if gate.outcome == "broken":
+        notes.append(
+            "The cross-source data checks could not run this time; the figures below are shown "
+            "without them and the operator has been told."
+        )
+    notes += _outside_notes(db, settings)
+    late = {(m.source, m.period) for m in missing}
+    waiting = [
+        f"{SOURCES[b.source].label} {b.slot}"
+        for b in batches
+        if b.outcome == "not_yet_available" and (b.source, b.period) not in late
+    ]
+    if waiting:
+        notes.append(f"Not yet published: {', '.join(waiting)}.")
+    return notes
+
+
+def _outside_notes(db: Database, settings: Settings) -> list[str]:
+    """Rows located outside the force's partnerships, per source that locates its rows."""
+    notes = []
+    for source in configured(settings):
+        if source.area_level != "csp" or not source.zero_fill:
+            continue
+        outside = db.scalar(
+            "SELECT sum(outside_area_rows) FROM source_periods WHERE source = ?", [source.id]
+        )
+        if outside:
+            notes.append(
+                f"{int(outside):,} {source.label} rows located outside the force's Community "
+                "Safety Partnerships (or with no location) are excluded from every figure."
+            )
+    return notes
+
+
+def record_unit(db: Database, run_id: str, unit: str, outcome: str, message: str) -> None:
+    """One unit of work's outcome, for ``safer status`` and the operator."""
+    db.execute("INSERT INTO run_units VALUES (?, ?, ?, ?)", [run_id, unit, outcome, message])

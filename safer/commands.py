@@ -1,0 +1,275 @@
+"""What each ``safer`` command does once its arguments are parsed (``scheduler.py`` parses them).
+
+Every command that writes takes the run lock (``safer.lock``), so cron, a running scheduler and an
+operator's command never write at the same time; the clock is read here and nowhere below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from safer.config import Settings, load_config
+from safer.errors import SaferError
+
+if TYPE_CHECKING:
+    from pipelines.db import Database
+
+__all__ = [
+    "digest_command",
+    "export_command",
+    "now",
+    "quarantine_command",
+    "run_command",
+    "run_once",
+    "schedule_command",
+    "status_command",
+]
+
+LONDON = ZoneInfo("Europe/London")
+logger = logging.getLogger("safer")
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(LONDON)
+
+
+
+
+def run_command(
+    settings: Settings, as_of: dt.date | None, kind: str = "run", source: str | None = None
+) -> int:
+    """One pass under the run lock; ``kind`` and ``source`` pick part of it (``safer schedule``)."""
+    from pipelines.db import connect
+    from safer import stopping
+    from safer.job import ExitCode, Parts, run
+    from safer.lock import Busy, run_lock
+    from safer.status import collect, snapshot_path, write_snapshot
+
+    parts = {
+        "run": Parts(),
+        "source": Parts(sources=(source,) if source else ()),
+        "digest": Parts(sources=()),
+    }.get(kind)
+    try:
+        with run_lock(settings.paths.data_dir, f"safer {kind} {source or ''}".strip(), now()):
+            if kind == "check":
+                return _check_overdue(settings)
+            assert parts is not None, kind
+            report = run(settings, as_of or now().date(), now, parts)
+            with connect(settings.database.path) as db:
+                write_snapshot(collect(db, settings, now()), snapshot_path(settings))
+    except Busy as exc:
+        logger.warning("%s", exc)
+        return int(ExitCode.BUSY)
+    finally:
+        stopping.clear()
+    for stored in report.delivery.stored:
+        print(f"digest for {stored.recipient}: {stored.html_path}")
+    for failure in report.failed_units:
+        logger.error("failed: %s", failure)
+    delivery = report.delivery
+    logger.info(
+        "run %s %s: %d digests stored, %d sent (%d reconciled), %d waiting, %d failed; exit %d",
+        report.run_id,
+        report.status,
+        len(delivery.stored),
+        delivery.sent,
+        delivery.reconciled,
+        delivery.waiting,
+        delivery.failed,
+        report.exit_code,
+    )
+    return int(report.exit_code)
+
+
+def _check_overdue(settings: Settings) -> int:
+    """The scheduler's hourly self-check: report a missed window, send pending alerts."""
+    from alerts.operator import check_overdue, send_alerts
+    from pipelines.db import connect
+    from safer.job import smtp_sender
+
+    with connect(settings.database.path) as db:
+        check_overdue(db, settings, now())
+        send_alerts(db, settings, smtp_sender(settings), now())
+    return 0
+
+
+def run_once(config: Path, kind: str, source: str | None) -> int:
+    """A scheduled firing: the config is read afresh, so an edit applies from the next one."""
+    return run_command(load_config(config), None, kind, source)
+
+
+def schedule_command(settings: Settings, config: Path) -> int:
+    """Run the scheduler until SIGTERM or SIGINT; the job under way finishes first."""
+    import signal
+
+    from safer import stopping
+    from safer.schedule import build_scheduler
+
+    scheduler = build_scheduler(settings, config)
+
+    def stop(signum: int, _frame: object) -> None:
+        logger.warning(
+            "%s received: stopping the scheduler after the current job", signal.Signals(signum).name
+        )
+        stopping.request()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logger.info("schedule: starting (job store %s)", settings.schedule.job_store)
+    scheduler.start()
+    logger.info("schedule: stopped")
+    return 0
+
+
+def status_command(settings: Settings, as_json: bool, check: bool) -> int:
+    """Print the status (or its JSON); with ``check``, exit 1 when it needs attention."""
+    from pipelines.db import DatabaseError
+    from safer.status import in_progress, read_snapshot, render
+
+    running = in_progress(settings)
+    found = None
+    if running is None:
+        try:
+            found = _live_status(settings)
+        except (DatabaseError, SaferError) as exc:
+            logger.warning(
+                "status: cannot read %s (%s); showing the last snapshot",
+                settings.database.path,
+                exc,
+            )
+    if found is None:
+        found = read_snapshot(settings)
+        if found is None:
+            raise SaferError(f"{settings.database.path}: no status yet (no run has finished)")
+        found["running"] = running
+    print(json.dumps(found, indent=2, default=str) if as_json else "\n".join(render(found)))
+    return 1 if check and not found["healthy"] else 0
+
+
+def _live_status(settings: Settings) -> dict[str, object]:
+    from pipelines.db import connect
+    from safer.status import collect
+
+    if not settings.database.path.is_file():
+        raise SaferError(f"{settings.database.path}: no database yet (run `safer run` first)")
+    with connect(settings.database.path) as db:
+        return collect(db, settings, now())
+
+
+def export_command(settings: Settings, out: Path | None) -> int:
+    from indicators.export import export_observations
+    from pipelines.db import connect
+
+    with connect(settings.database.path) as db:
+        if out is None:
+            count = export_observations(db, sys.stdout)
+        else:
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                count = export_observations(db, handle)
+    logger.info("exported %d observations to %s", count, out or "standard output")
+    return 0
+
+
+def quarantine_command(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.db import connect
+
+    with connect(settings.database.path) as db:
+        if args.action == "list":
+            lines = _list_quarantine(db, args.include_released)
+        elif args.action == "show":
+            lines = _show_quarantined(db, settings, args.batch_id)
+        else:
+            lines = _release(db, settings, args.batch_id, args.by or _login(), args.note)
+    print("\n".join(lines))
+    return 0
+
+
+def _list_quarantine(db: Database, include_released: bool) -> list[str]:
+    from pipelines.quarantine import list_batches
+    from pipelines.quarantine_text import describe_list
+
+    batches = list_batches(db, include_released=include_released)
+    return describe_list(batches, include_released=include_released)
+
+
+def _show_quarantined(db: Database, settings: Settings, batch_id: str) -> list[str]:
+    from pipelines.batch import staging_path
+    from pipelines.quarantine import find_batch, ledger_history
+    from pipelines.quarantine_text import describe_batch
+
+    batch = find_batch(db, batch_id)
+    staged = staging_path(settings.paths.data_dir, batch.batch_id)
+    history = ledger_history(db, batch.source, batch.slot)
+    return describe_batch(batch, history, staged, staged.is_file())
+
+
+def _release(
+    db: Database, settings: Settings, batch_id: str, actor: str, note: str | None
+) -> list[str]:
+    from pipelines.quarantine import release_batch
+    from pipelines.quarantine_text import describe_release
+
+    text = describe_release(release_batch(db, settings, batch_id, actor, note, now))
+    logger.info("quarantine: %s (by %s)", text, actor)
+    return [text]
+
+
+def _login() -> str:
+    """Who is releasing, when ``--by`` is not given: the login name, if the system knows it."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER variable and no passwd entry, as in some containers
+        return "unknown"
+
+
+def digest_command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.preview:
+        return _preview(settings, args.out, args.as_of, args.recipient)
+    return _resend(settings, args.resend, args.recipient)
+
+
+def _preview(settings: Settings, out: Path, as_of: dt.date | None, recipient: str | None) -> int:
+    from alerts.outbox import slug
+    from alerts.render import preview_html
+    from safer.preview import preview
+
+    previews = preview(settings, as_of or now().date(), now, recipient)
+    for item in previews:
+        path = out
+        if len(previews) > 1:
+            path = out.with_name(f"{out.stem}-{slug(item.recipient.name)}{out.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(preview_html(item.rendered), encoding="utf-8")
+        print(f"preview for {item.recipient.name} <{item.recipient.email}>: {path}")
+        logger.info("preview for %s: %s (%s)", item.recipient.email, path, item.digest.subject)
+    return 0
+
+
+def _resend(settings: Settings, run_id: str, recipient: str | None) -> int:
+    from alerts.deliver import RetryPolicy
+    from alerts.resend import resend
+    from pipelines.db import connect
+    from safer.job import ExitCode, smtp_sender
+
+    send = smtp_sender(settings)
+    with connect(settings.database.path) as db:
+        ids, counts = resend(db, run_id, recipient, send, RetryPolicy.of(settings.smtp), now)
+    print(f"run {run_id}: re-sent {counts['sent']} of {len(ids)} digests ({', '.join(ids)})")
+    logger.info(
+        "resend of run %s: %d sent, %d waiting (the next run sends them), %d failed",
+        run_id,
+        counts["sent"],
+        counts["pending"],
+        counts["failed"],
+    )
+    return int(ExitCode.DIGEST_NOT_SENT if counts["pending"] or counts["failed"] else ExitCode.OK)

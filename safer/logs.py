@@ -1,0 +1,91 @@
+"""Logging for the ``safer`` command: human lines on a terminal, JSON lines otherwise (cron mail,
+journald, a container's log driver), and never a secret.
+
+Configured only here, once per process; every module logs through ``logging.getLogger``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from typing import TextIO
+
+__all__ = ["configure_logging", "redact"]
+
+_HUMAN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+REDACTED = "[redacted]"
+
+
+class _JsonLines(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO), level, logger, message, and the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _redacting_factory(secrets: tuple[str, ...]) -> Callable[..., logging.LogRecord]:
+    """A record factory that strips every secret from a record as it is made, before any
+    handler (a test's, journald's, ours) sees it: the message, its arguments, its traceback."""
+    current = logging.getLogRecordFactory()
+    make = getattr(current, "safer_inner", current)  # configured again: wrap the original once
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        if not secrets:
+            return record
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, None
+        record.msg, record.args = redact(message, secrets), None
+        return record
+
+    factory.safer_inner = make  # type: ignore[attr-defined]
+    return factory
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _quiet_gx(record: logging.LogRecord) -> bool:
+    """GX logs every expectation's defaults at INFO; only its warnings matter to an operator."""
+    return record.levelno >= logging.WARNING or not record.name.startswith("great_expectations")
+
+
+def configure_logging(
+    stream: TextIO | None = None, *, json_lines: bool | None = None, secrets: Iterable[str] = ()
+) -> None:
+    """Log INFO and above to ``stream`` (standard error); JSON unless it is a terminal."""
+    out = stream or sys.stderr
+    use_json = not out.isatty() if json_lines is None else json_lines
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(_JsonLines() if use_json else logging.Formatter(_HUMAN))
+    handler.addFilter(_quiet_gx)
+    logging.setLogRecordFactory(_redacting_factory(tuple(s for s in secrets if s)))
+    root = logging.getLogger()
+    global _INSTALLED
+    if _INSTALLED is not None:
+        root.removeHandler(_INSTALLED)  # ours only: a test harness's handlers stay
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    _INSTALLED = handler
+
+
+_INSTALLED: logging.Handler | None = None

@@ -1,0 +1,147 @@
+"""``safer schedule``: a long-running APScheduler 3.x process firing the job on cron triggers.
+
+Triggers come from ``[schedule]`` in Europe/London time, so a 07:00 run stays at 07:00 across the
+March and October clock changes. Jobs live in a persistent SQLite job store, so runs missed while
+the process was down are caught up once at start (coalesced; no misfire grace limit), and a
+firing that finds another run holding the lock is skipped, not queued.
+
+APScheduler's trap (gx-duckdb-probe.md §9): ``add_job(..., replace_existing=True)`` at start-up
+overwrites the stored next run time and silently drops every missed run. Jobs are therefore added
+once, inside ``start()`` (``EVENT_SCHEDULER_STARTED``), and kept when they exist; a job whose
+trigger the config changed is rescheduled on purpose, and one the config no longer has removed.
+Job functions are referenced by name (``safer.schedule:fire``), as the store pickles jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from safer.config import Settings
+
+__all__ = ["LONDON", "ScheduledJob", "build_scheduler", "fire", "planned_jobs"]
+
+logger = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+TARGET = "safer.schedule:fire"
+CHECK_CRON = "17 * * * *"
+"""The hourly self-check: no successful run within the expected window is reported."""
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    id: str
+    cron: str
+    kind: str
+    """run (everything) | source (one source's fetch and load) | digest | check."""
+    source: str | None = None
+
+
+def planned_jobs(settings: Settings) -> list[ScheduledJob]:
+    """The jobs ``[schedule]`` asks for, plus the hourly self-check."""
+    schedule = settings.schedule
+    jobs = []
+    if schedule.run:
+        jobs.append(ScheduledJob("run", schedule.run, "run"))
+    for source, cron in sorted(schedule.sources.items()):
+        jobs.append(ScheduledJob(f"source:{source}", cron, "source", source))
+    if schedule.digest:
+        jobs.append(ScheduledJob("digest", schedule.digest, "digest"))
+    jobs.append(ScheduledJob("check", CHECK_CRON, "check"))
+    return jobs
+
+
+def build_scheduler(
+    settings: Settings, config_path: Path, *, blocking: bool = True, target: str = TARGET
+) -> Any:
+    """A scheduler on the config's job store whose jobs are put in place when it starts."""
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    store = settings.schedule.job_store
+    store.parent.mkdir(parents=True, exist_ok=True)
+    kind = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = kind(
+        jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{store}")},
+        job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        timezone=LONDON,
+    )
+    jobs = planned_jobs(settings)
+    scheduler.add_listener(
+        _ensure_jobs(scheduler, jobs, str(config_path.resolve()), target),
+        EVENT_SCHEDULER_STARTED,
+    )
+    return scheduler
+
+
+def _ensure_jobs(
+    scheduler: Any, jobs: list[ScheduledJob], config: str, target: str
+) -> Callable[[Any], None]:
+    from apscheduler.jobstores.base import ConflictingIdError
+    from apscheduler.triggers.cron import CronTrigger
+
+    def ensure(_event: Any) -> None:
+        wanted = {job.id for job in jobs}
+        for stored in scheduler.get_jobs():
+            if stored.id not in wanted:
+                logger.info("schedule: removing %s (no longer in the config)", stored.id)
+                scheduler.remove_job(stored.id)
+        for job in jobs:
+            trigger = CronTrigger.from_crontab(job.cron, timezone=LONDON)
+            try:
+                scheduler.add_job(
+                    target,
+                    trigger,
+                    args=[config, job.kind, job.source],
+                    id=job.id,
+                    name=f"safer {job.id}",
+                    replace_existing=False,
+                )
+                logger.info("schedule: %s at %r (Europe/London)", job.id, job.cron)
+            except ConflictingIdError:
+                _keep_or_reschedule(scheduler, job, trigger, config, target)
+
+    return ensure
+
+
+def _keep_or_reschedule(
+    scheduler: Any, job: ScheduledJob, trigger: Any, config: str, target: str
+) -> None:
+    """Keep a stored job, and its stored next run time, so a missed run is caught up; unless
+    the config changed it."""
+    stored = scheduler.get_job(job.id)
+    if str(stored.trigger) == str(trigger) and list(stored.args) == [config, job.kind, job.source]:
+        logger.info("schedule: %s kept, next at %s", job.id, stored.next_run_time)
+        return
+    logger.info("schedule: %s changed to %r; rescheduled", job.id, job.cron)
+    scheduler.modify_job(job.id, func=target, args=[config, job.kind, job.source])
+    scheduler.reschedule_job(job.id, trigger=trigger)
+
+
+def fire(config: str, kind: str, source: str | None) -> None:
+    """One scheduled firing; never raises (a failure is logged, recorded and alerted by the run
+    itself), so the scheduler goes on to the next."""
+    from scheduler import run_once
+
+    try:
+        run_once(Path(config), kind, source)
+    except Exception:  # noqa: BLE001 - the scheduler must outlive any one run
+        logger.exception("schedule: %s %s failed", kind, source or "")
+
+
+def next_fire(cron: str, after: dt.datetime) -> dt.datetime:
+    """When ``cron`` next fires after ``after``, in Europe/London (for tests and ``status``)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    found: dt.datetime = CronTrigger.from_crontab(cron, timezone=LONDON).get_next_fire_time(
+        None, after
+    )
+    return found

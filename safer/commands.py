@@ -41,8 +41,6 @@ def now() -> dt.datetime:
     return dt.datetime.now(LONDON)
 
 
-
-
 def run_command(
     settings: Settings, as_of: dt.date | None, kind: str = "run", source: str | None = None
 ) -> int:

@@ -32,10 +32,18 @@ class Missing:
     """The source's grain: a month's file leaves its quarter incomplete; a quarterly or yearly
     release leaves that period without figures."""
     source: str = ""
+    area: str | None = None
+    """The partnership whose return is missing, when the others' arrived."""
 
     @property
     def sentence(self) -> str:
         when = month_label(self.period) if self.grain == "month" else self.period_name
+        if self.area is not None:
+            return (
+                f"Data missing: the {self.label} for {when} has no figures for {self.area}; "
+                f"it was due by {self.due:%-d %b %Y} and is {self.days_overdue} days overdue, "
+                "and the force's figure waits for it."
+            )
         start = (
             f"Data missing: the {self.label} for {when} was due by "
             f"{self.due:%-d %b %Y} and is {self.days_overdue} days overdue; "

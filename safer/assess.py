@@ -22,7 +22,7 @@ from indicators.evaluate import Context, Evaluation, Measured, Status, evaluate
 from indicators.flags import flag_effects
 from indicators.measure import measure, store_evaluations, withheld_quarters
 from indicators.spc import SpcRules
-from pipelines.batch import BatchOutcome
+from pipelines.batch import BatchOutcome, Source
 from pipelines.db import Database, DatabaseError
 from pipelines.freshness import Missing, overdue
 from pipelines.sources import SOURCES, configured
@@ -64,7 +64,7 @@ def assess(
     _measure_all(db, settings, catalogue, run_id)
     gate = _gate(db, settings, catalogue, area_names, run_id, clock())
     evaluations = _evaluate_all(db, settings, catalogue, plans, run_id, gate)
-    missing = _missing(db, settings, as_of)
+    missing = _missing(db, settings, catalogue, as_of)
     for item in missing:
         logger.warning("%s", item.sentence)
         record_unit(
@@ -183,7 +183,9 @@ def _file_of(source: str, period: dt.date) -> str:
     return f"{found.label} for {period_label(period, found.grain)}"
 
 
-def _missing(db: Database, settings: Settings, as_of: dt.date) -> list[Missing]:
+def _missing(
+    db: Database, settings: Settings, catalogue: Catalogue, as_of: dt.date
+) -> list[Missing]:
     """Every configured source's expected periods, neither in use nor quarantined, whose
     release is overdue."""
     found: list[Missing] = []
@@ -209,6 +211,46 @@ def _missing(db: Database, settings: Settings, as_of: dt.date) -> list[Missing]:
             source.grain,
             source.id,
         )
+        if source.area_level == "csp" and not source.zero_fill:
+            grace = cfg.release_grace_days
+            found += _partnerships_missing(db, settings, catalogue, source, as_of, grace)
+    return found
+
+
+def _partnerships_missing(
+    db: Database,
+    settings: Settings,
+    catalogue: Catalogue,
+    source: Source,
+    as_of: dt.date,
+    grace: int,
+) -> list[Missing]:
+    """A return each partnership sends: a partnership with no figures for a period the others
+    reported, once that period's return is overdue. (A whole-force file with no rows for a
+    partnership is a data error instead: the ``areas_present`` check.)"""
+    rows = db.rows(
+        """
+        WITH mine AS (
+            SELECT o.area_code, o.period_start FROM observations o
+            JOIN areas a ON a.area_code = o.area_code AND a.area_type = 'csp'
+            WHERE o.indicator_id IN (SELECT unnest(?::VARCHAR[]))
+              AND o.grain IN ('quarter', 'year')
+        ), periods AS (SELECT DISTINCT period_start FROM mine)
+        SELECT p.period_start, a.area_name
+        FROM periods p CROSS JOIN areas a
+        WHERE a.area_type = 'csp' AND a.pfa_code = ?
+          AND NOT EXISTS (SELECT 1 FROM mine m WHERE m.area_code = a.area_code
+                                                AND m.period_start = p.period_start)
+        ORDER BY 1, 2
+        """,
+        [[i.id for i in catalogue.indicators if i.source == source.id], settings.force.pfa_code],
+    )
+    found = []
+    for period, area in rows:
+        due = source.due(settings, period)
+        late = (as_of - due).days
+        if late > grace:
+            found.append(Missing(source.label, period, due, late, source.grain, source.id, area))
     return found
 
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from indicators.definitions import Indicator
 from indicators.evaluate import Evaluation, Key, Measured, Observation
-from pipelines.db import Database
+from pipelines.db import Database, reference_changed
 from safer.periods import GRAIN_MONTHS, Grain, month_label, period_start
 
 __all__ = [
@@ -52,6 +52,8 @@ def load_population(db: Database) -> None:
         for r in csv.DictReader(text.splitlines())
     ]
     with db.transaction():
+        if not reference_changed(db, "la_population.csv", text):
+            return
         db.execute("DELETE FROM la_population")
         db.executemany("INSERT INTO la_population VALUES (?, ?, ?, ?)", rows)
 
@@ -59,7 +61,10 @@ def load_population(db: Database) -> None:
 def load_outcome_groups(db: Database) -> None:
     """Replace ``outcome_groups`` with the bundled mapping (idempotent)."""
     rows = [(r["label"], r["group"], r["positive"] == "true") for r in _outcome_rows()]
+    text = repr(rows)
     with db.transaction():
+        if not reference_changed(db, "outcome_groups.csv", text):
+            return
         db.execute("DELETE FROM outcome_groups")
         db.executemany("INSERT INTO outcome_groups VALUES (?, ?, ?)", rows)
 

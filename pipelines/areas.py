@@ -13,7 +13,7 @@ import csv
 from dataclasses import dataclass
 from importlib import resources
 
-from pipelines.db import Database
+from pipelines.db import Database, reference_changed
 from safer.errors import ConfigError
 
 __all__ = ["Area", "LAD_FROM_LSOA_NAME_SQL", "force_areas", "load_lookup"]
@@ -39,6 +39,8 @@ def load_lookup(db: Database) -> None:
         for r in csv.DictReader(text.splitlines())
     ]
     with db.transaction():
+        if not reference_changed(db, LOOKUP_FILE, text):
+            return
         db.execute("DELETE FROM lad_lookup")
         db.executemany("INSERT INTO lad_lookup VALUES (?, ?, ?, ?, ?, ?)", rows)
 

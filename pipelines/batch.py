@@ -84,6 +84,9 @@ class BatchOutcome:
     checked | unavailable (a run then tries every wanted month)."""
     message: str
     batch_id: str | None = None
+    unreachable: bool = False
+    """The fetch failed in a way that retrying later may mend (connection refused, 5xx after the
+    retries): the source's remaining files are not tried this run."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,11 @@ def sync_source(db: Database, source: Source, ctx: SourceContext) -> list[BatchO
             outcome.message,
         )
         outcomes.append(outcome)
+        if outcome.unreachable and index < len(files):
+            # Every further file would wait out the same retries: leave them to a later run.
+            left = len(files) - index
+            logger.warning("%s: unreachable; %d more files left for a later run", source.id, left)
+            break
     return outcomes
 
 
@@ -219,7 +227,9 @@ def _sync_file(db: Database, source: Source, ctx: SourceContext, wanted: Wanted)
     except FetchError as exc:
         url = f"{base.rstrip('/')}/{wanted.relative}"
         _record_failure(db, source, ctx, wanted, started, url, str(exc))
-        return BatchOutcome(source.id, wanted.slot, wanted.period, "failed", str(exc))
+        return BatchOutcome(
+            source.id, wanted.slot, wanted.period, "failed", str(exc), unreachable=exc.transient
+        )
     if landed.status == "not_found":
         message = f"{landed.url} is not published yet"
         return BatchOutcome(source.id, wanted.slot, wanted.period, "not_yet_available", message)

@@ -60,31 +60,60 @@ def assess(
     ``safer digest --preview`` runs it on a throwaway copy of the database.
     """
     # Measure first so the cross-source checks see this run's figures, then evaluate with
-    # their flags. Measuring twice is cheap next to a digest showing an unchecked figure.
-    _measure_all(db, settings, catalogue, run_id)
+    # their flags.
+    measured = _measure_all(db, settings, catalogue, run_id)
     gate = _gate(db, settings, catalogue, area_names, run_id, clock())
-    evaluations = _evaluate_all(db, settings, catalogue, plans, run_id, gate)
-    missing = _missing(db, settings, catalogue, as_of)
-    for item in missing:
+    evaluations = _evaluate_all(db, settings, measured, plans, run_id, gate)
+    missing = report_missing(db, settings, run_id, as_of, clock(), catalogue)
+    notes = _data_notes(db, settings, batches, gate, missing)
+    return Assessment(tuple(evaluations), tuple(notes), gate)
+
+
+def report_missing(
+    db: Database,
+    settings: Settings,
+    run_id: str,
+    as_of: dt.date,
+    now: dt.datetime,
+    catalogue: Catalogue | None = None,
+) -> list[Missing]:
+    """Releases overdue on ``as_of``: logged, recorded as units and raised to the operator
+    (each once); returns them for the digest's notes."""
+    from alerts.operator import raise_alert
+    from indicators.definitions import load_catalogue
+
+    found = _missing(
+        db, settings, catalogue or load_catalogue(settings.indicators.catalogue_dir), as_of
+    )
+    for item in found:
         logger.warning("%s", item.sentence)
         record_unit(
             db, run_id, f"freshness {item.source} {item.period_name}", "overdue", item.sentence
         )
-    notes = _data_notes(db, settings, batches, gate, missing)
-    return Assessment(tuple(evaluations), tuple(notes), gate)
+        key = f"missing:{item.source}:{item.period}:{item.area or '*'}"
+        raise_alert(
+            db, key, "data_missing", f"[safer] {item.sentence[:120]}", item.sentence, _now(db)
+        )
+    return found
+
+
+def _now(db: Database) -> dt.datetime:
+    """The run's start time, from the runs table (the module itself never reads the clock)."""
+    found: dt.datetime | None = db.scalar("SELECT max(started_at) FROM runs")
+    return found or dt.datetime.now(dt.UTC)
 
 
 def _evaluate_all(
     db: Database,
     settings: Settings,
-    catalogue: Catalogue,
+    measured_all: Mapping[Indicator, Measured],
     plans: tuple[Plan, ...],
     run_id: str,
     gate: GateOutcome,
 ) -> list[Evaluation]:
     flags = (*gate.flags, *_batch_warnings(db))
     found: list[Evaluation] = []
-    for indicator, measured in _measure_all(db, settings, catalogue, run_id).items():
+    for indicator, measured in measured_all.items():
         held = withheld_quarters(db, indicator.source, indicator.evaluated_grain)
         withheld, warnings = flag_effects(indicator, flags, held)
         context = Context(

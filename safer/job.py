@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import IntEnum
 
-from alerts.deliver import Delivery, deliver
+from alerts.deliver import Delivery, RetryPolicy, deliver, send_queued
 from alerts.operator import check_overdue, note_run, send_alerts
 from alerts.send import send_message
 from checks.models import Severity
@@ -29,9 +29,10 @@ from pipelines.health import record_health
 from pipelines.sources import active_catalogue, configured
 from pipelines.sync import sync_all
 from safer import stopping
-from safer.assess import Assessment, assess, record_unit
+from safer.assess import Assessment, assess, record_unit, report_missing
 from safer.config import Settings, smtp_password
 from safer.errors import ConfigError
+from safer.inputs import inputs_fingerprint, last_assessed
 
 __all__ = ["Assessment", "ExitCode", "Parts", "RunReport", "assess", "run", "smtp_sender"]
 
@@ -167,6 +168,12 @@ def _run_stages(
         return _finish(
             db, settings, run_id, batches, _NO_DELIVERY, [ExitCode.STOPPED], streaks, clock
         )
+    inputs = inputs_fingerprint(db, settings, catalogue, plans)
+    before = last_assessed(db)
+    if before is not None and before[1] == inputs:
+        return _unchanged(
+            db, settings, catalogue, run_id, before[0], batches, streaks, clock, inputs, as_of
+        )
     names = {a.code: a.name for a in areas}
     found = assess(db, settings, catalogue, plans, run_id, as_of, clock, names, batches)
     gate = found.gate
@@ -181,12 +188,42 @@ def _run_stages(
         smtp_sender(settings),
         run_id,
     )
+    db.execute("UPDATE runs SET inputs = ? WHERE run_id = ?", [inputs, run_id])
     problems = []
     if gate.outcome == "broken" or _failed_units(db, run_id):
         problems.append(ExitCode.JOB_ERROR)
     held = any(f.severity is Severity.ERROR for f in gate.flags)
     if held or any(b.outcome == "quarantined" for b in batches):
         problems.append(ExitCode.CHECKS_FAILED)
+    if delivery.waiting or delivery.failed:
+        problems.append(ExitCode.DIGEST_NOT_SENT)
+    return _finish(db, settings, run_id, batches, delivery, problems, streaks, clock)
+
+
+def _unchanged(
+    db: Database,
+    settings: Settings,
+    catalogue: Catalogue,
+    run_id: str,
+    last: str,
+    batches: Sequence[BatchOutcome],
+    streaks: dict[str, int],
+    clock: Clock,
+    inputs: str,
+    as_of: dt.date,
+) -> RunReport:
+    """Nothing the figures depend on changed since ``last``: its evaluations and digests stand.
+    Releases that have become overdue since are still reported, and queued digests sent."""
+    logger.info("run %s: nothing changed since run %s; figures and digests stand", run_id, last)
+    record_unit(db, run_id, "assess", "unchanged", f"inputs as at run {last}")
+    report_missing(db, settings, run_id, as_of, clock(), catalogue)
+    send = smtp_sender(settings)
+    counts = send_queued(db, send, RetryPolicy.of(settings.smtp), clock, run_id) if send else {}
+    delivery = Delivery(
+        (), counts.get("sent", 0), counts.get("pending", 0), counts.get("failed", 0)
+    )
+    db.execute("UPDATE runs SET inputs = ? WHERE run_id = ?", [inputs, run_id])
+    problems = [ExitCode.JOB_ERROR] if _failed_units(db, run_id) else []
     if delivery.waiting or delivery.failed:
         problems.append(ExitCode.DIGEST_NOT_SENT)
     return _finish(db, settings, run_id, batches, delivery, problems, streaks, clock)

@@ -64,6 +64,23 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not when it was made, so a
+    stream replaced since (by a test harness, a daemon's redirect) is never written after it
+    closed."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        """The stream is always the current standard error."""
+
+
 def _quiet_gx(record: logging.LogRecord) -> bool:
     """GX logs every expectation's defaults at INFO; only its warnings matter to an operator."""
     return record.levelno >= logging.WARNING or not record.name.startswith("great_expectations")
@@ -75,7 +92,7 @@ def configure_logging(
     """Log INFO and above to ``stream`` (standard error); JSON unless it is a terminal."""
     out = stream or sys.stderr
     use_json = not out.isatty() if json_lines is None else json_lines
-    handler = logging.StreamHandler(out)
+    handler: logging.Handler = _Stderr() if stream is None else logging.StreamHandler(stream)
     handler.setFormatter(_JsonLines() if use_json else logging.Formatter(_HUMAN))
     handler.addFilter(_quiet_gx)
     logging.setLogRecordFactory(_redacting_factory(tuple(s for s in secrets if s)))

@@ -97,10 +97,8 @@ def test_unparseable_yaml_names_the_file_and_line(tmp_path: Path) -> None:
     path.write_text("indicators:\n  - id: x\n   name: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_catalogue(folder)
-    assert str(caught.value) == (
-        f"{path}: line 3, column 4: not valid YAML: expected <block end>, but found"
-        " '<block mapping start>'"
-    )
+    # The wording after the position is libyaml's (or PyYAML's, without libyaml).
+    assert str(caught.value).startswith(f"{path}: line 3, column 4: not valid YAML: ")
 
 
 def test_a_duplicate_indicator_is_refused(tmp_path: Path) -> None:

@@ -28,3 +28,15 @@ CREATE TABLE operator_alerts (
 -- How a run ended, beside its exit code: finished | stopped (SIGTERM/SIGINT after a unit).
 ALTER TABLE runs ADD COLUMN status VARCHAR;
 ALTER TABLE runs ADD COLUMN summary VARCHAR;
+-- A fingerprint of everything the figures are computed from (loaded batches, quarantine,
+-- catalogue, plans, settings, code); a run whose inputs match the last assessed run's skips
+-- measuring, evaluating and building digests: nothing in them can differ.
+ALTER TABLE runs ADD COLUMN inputs VARCHAR;
+
+-- The bundled reference tables (ONS lookup, outcome mapping, populations) with the hash of the
+-- file each was loaded from: an unchanged file is not loaded again at every run.
+CREATE TABLE reference_data (
+    name VARCHAR PRIMARY KEY,
+    sha256 VARCHAR NOT NULL,
+    loaded_at TIMESTAMPTZ NOT NULL
+);

@@ -127,6 +127,7 @@ def _evaluate_all(
         changed = store_evaluations(db, indicator.id, evaluations, run_id)
         counts = {s: sum(1 for e in evaluations if e.status is s) for s in Status}
         summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+        logger.info("indicator %s: %s; %d changed", indicator.id, summary or "no figures", changed)
         record_unit(
             db, run_id, f"indicator {indicator.id}", "evaluated", f"{summary}; {changed} changed"
         )

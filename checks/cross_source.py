@@ -149,10 +149,18 @@ def _far_from_limits(limits: CrossSourceLimits) -> str:
     ).replace("{{batch}}", "{batch}")
 
 
-def build_check_file(db: Database, path: Path, pfa_code: str, units: dict[str, str]) -> None:
+def build_check_file(
+    db: Database,
+    path: Path,
+    pfa_code: str,
+    units: dict[str, str],
+    located: Sequence[tuple[str, str]] = (("police_uk_street", "police_street"),),
+) -> None:
     """Write the suite's two tables to ``path`` from the main database, inside DuckDB.
 
     ``units`` maps each indicator id to its unit; observations of other ids are left out.
+    ``located`` names each (source, table) whose whole-force files place rows in partnerships:
+    a partnership with no rows in one of their months is a broken file.
     """
     path.unlink(missing_ok=True)
     db.attach(path, "chk", writable=True)
@@ -164,13 +172,18 @@ def build_check_file(db: Database, path: Path, pfa_code: str, units: dict[str, s
             "JOIN units u USING (indicator_id)"
         )
         db.execute(
-            "CREATE TABLE chk.area_rows AS "
-            "SELECT p.source, p.period, a.area_code, count(s.record_no) AS rows "
-            "FROM source_periods p JOIN areas a ON a.area_type = 'csp' AND a.pfa_code = ? "
-            "LEFT JOIN police_street s ON s.period = p.period AND s.csp_code = a.area_code "
-            "WHERE p.source = 'police_uk_street' GROUP BY ALL",
-            [pfa_code],
+            "CREATE TABLE chk.area_rows (source VARCHAR, period DATE, area_code VARCHAR, "
+            "rows BIGINT)"
         )
+        for source, table in located:
+            db.execute(
+                "INSERT INTO chk.area_rows "
+                "SELECT p.source, p.period, a.area_code, count(s.record_no) AS rows "
+                "FROM source_periods p JOIN areas a ON a.area_type = 'csp' AND a.pfa_code = ? "
+                f"LEFT JOIN {table} s ON s.period = p.period AND s.csp_code = a.area_code "
+                "WHERE p.source = ? GROUP BY ALL",
+                [pfa_code, source],
+            )
         db.execute("DROP TABLE units")
     finally:
         db.detach("chk")

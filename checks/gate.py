@@ -53,6 +53,8 @@ class GateInput:
     area_names: Mapping[str, str]
     fmt: Formatter
     staging_dir: Path
+    located: tuple[tuple[str, str], ...] = (("police_uk_street", "police_street"),)
+    """(source, table) of each whole-force source whose rows are placed in partnerships."""
 
 
 def check_figures(
@@ -77,7 +79,7 @@ def check_figures(
     given.staging_dir.mkdir(parents=True, exist_ok=True)
     path = given.staging_dir / f"{SUITE}-{run_id}.duckdb"
     try:
-        build_check_file(db, path, given.pfa_code, units)
+        build_check_file(db, path, given.pfa_code, units, given.located)
         results = run_suite(path, TABLE, SUITE, checks)
         flags = [
             flag

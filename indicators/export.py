@@ -6,9 +6,9 @@ import csv
 from typing import TextIO
 
 from pipelines.db import Database
-from safer.periods import quarter_label
+from safer.periods import period_label
 
-__all__ = ["COLUMNS", "export_observations"]
+__all__ = ["COLUMNS", "csv_safe", "export_observations"]
 
 COLUMNS = (
     "indicator",
@@ -36,25 +36,26 @@ COLUMNS = (
 
 
 def export_observations(db: Database, out: TextIO) -> int:
-    """Write every quarterly observation, force first; returns the number of rows."""
+    """Write every quarterly (and, for a yearly source, yearly) observation, force first;
+    returns the number of rows. Cells are safe to open in Excel (``csv_safe``)."""
     rows = db.rows(
         """
-        SELECT o.indicator_id, o.area_code, a.area_name, o.period_start, o.months_loaded,
+        SELECT o.indicator_id, o.area_code, a.area_name, o.grain, o.period_start, o.months_loaded,
                o.value, o.numerator, o.denominator, e.status, e.reason, e.previous_quarter,
                e.last_year, e.rolling_12, e.previous_rolling_12, e.rest_of_force, e.plan_id,
                e.target_form, e.spc_variation, e.spc_assurance, e.spc_text
         FROM observations o
         JOIN areas a USING (area_code)
         LEFT JOIN evaluations e USING (indicator_id, area_code, period_start)
-        WHERE o.grain = 'quarter'
+        WHERE o.grain IN ('quarter', 'year')
         ORDER BY o.indicator_id, a.area_type DESC, a.area_name, o.period_start
         """
     )
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for indicator, code, name, start, months, *rest in rows:
+    for indicator, code, name, grain, start, months, *rest in rows:
         writer.writerow(
-            [indicator, code, name, quarter_label(start), start.isoformat(), months]
+            [indicator, code, csv_safe(name), period_label(start, grain), start.isoformat(), months]
             + [_cell(item) for item in rest]
         )
     return len(rows)
@@ -64,5 +65,14 @@ def _cell(item: object) -> str:
     if item is None:
         return ""
     if isinstance(item, float):
-        return f"{item:.10g}"
-    return str(item)
+        return f"{item:.10g}"  # a number, even a negative one, stays a number
+    return csv_safe(str(item))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """Text that a spreadsheet would run as a formula (``=HYPERLINK(...)`` in an area or
+    reason someone else typed) is kept as text by a leading apostrophe (OWASP's advice)."""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text

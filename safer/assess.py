@@ -178,6 +178,9 @@ def _gate(
         area_names=area_names,
         fmt=lambda indicator, value: format_value(measured[indicator], value),
         staging_dir=settings.paths.data_dir / "staging",
+        located=tuple(
+            (s.id, s.table) for s in configured(settings) if s.area_level == "csp" and s.zero_fill
+        ),
     )
     gate = check_figures(db, given, run_id, now)
     record_unit(db, run_id, f"checks {SUITE}", gate.outcome, gate.message)

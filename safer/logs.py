@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-__all__ = ["configure_logging", "redact"]
+__all__ = ["configure_logging", "redact", "reset_logging"]
 
 _HUMAN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REDACTED = "[redacted]"
@@ -106,3 +106,13 @@ def configure_logging(
 
 
 _INSTALLED: logging.Handler | None = None
+
+
+def reset_logging() -> None:
+    """Undo ``configure_logging`` (for tests that call ``main`` in-process)."""
+    global _INSTALLED
+    if _INSTALLED is not None:
+        logging.getLogger().removeHandler(_INSTALLED)
+        _INSTALLED = None
+    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(getattr(factory, "safer_inner", factory))

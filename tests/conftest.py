@@ -26,6 +26,15 @@ def street_bytes(month: str) -> bytes:
     return gzip.decompress((STREET / f"{month}-cheshire-street.csv.gz").read_bytes())
 
 
+@pytest.fixture(autouse=True)
+def _logging_as_found() -> Iterator[None]:
+    """A test that runs ``main`` in-process leaves no log handler behind for the next."""
+    yield
+    from safer.logs import reset_logging
+
+    reset_logging()
+
+
 @pytest.fixture
 def clock() -> Callable[[], dt.datetime]:
     """A fixed clock that ticks one second per reading: the only thing tests mock."""

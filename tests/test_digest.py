@@ -221,7 +221,8 @@ def test_a_recipient_following_one_priority_gets_only_its_indicators() -> None:
     assert digest is not None
     assert [s.priority for s in digest.sections] == ["Listen to the public"]
     assert [b.name for s in digest.sections for b in s.blocks] == [
-        "Crimes closed with no suspect identified"
+        "Crimes closed with no suspect identified",
+        "Positive outcomes among outcomes recorded",
     ]
     assert digest.subject.endswith("— 0 off track"), "the ASB figure is not theirs to count"
     by_family = Recipient(name="ASB", email="a@example.org", priorities=("asb",))

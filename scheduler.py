@@ -1,7 +1,8 @@
 """The ``safer`` command: ``safer run`` for one pass (cron, systemd timers, containers),
 ``safer schedule`` to run it on cron triggers, ``safer status`` for the operator, ``safer export``,
-``safer quarantine list|show|release`` for batches held back by checks, and ``safer digest
---preview|--resend`` to look at digests before they go or send them again.
+``safer quarantine list|show|release`` for batches held back by checks, ``safer digest
+--preview|--resend`` to look at digests before they go or send them again, and ``safer doctor``
+and ``safer backup`` for the database file (README, "Recovery").
 
 Thin by design: parse arguments, set up logging, call the command (``safer.commands``), map the
 outcome to an exit code (see ``safer.job.ExitCode``).
@@ -56,6 +57,25 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write the computed observations as CSV")
     _add_config(export)
     export.add_argument("--out", type=Path, help="CSV file to write (default standard output)")
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the database file: who holds it, damage, schema version, consistency; "
+        "exit 1 with each problem and what to do",
+    )
+    _add_config(doctor)
+    backup = commands.add_parser(
+        "backup",
+        help="write a consistent, checked copy of the database (waits for no run: refuses "
+        "with exit 5 while one holds the lock)",
+    )
+    backup.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the copy to write (a folder: safer-<time>.duckdb in it)",
+    )
+    _add_config(backup)
     _add_quarantine(commands)
     _add_digest(commands)
     return parser
@@ -138,11 +158,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SaferError:
         secret = None  # unreadable: reported where it is needed; nothing to redact
     configure_logging(secrets=[secret] if secret else [])
+    settings = None
     try:
         settings = load_config(args.config)
         code = _dispatch(settings, args)
     except SaferError as exc:
         logger.error("%s", exc)
+        code = 1
+    except Exception as exc:
+        from pipelines.db import database_problem
+
+        # A damaged or locked database file met mid-command: say so, and name the recovery.
+        problem = database_problem(exc, settings.database.path if settings else None)
+        if problem is None:
+            raise
+        logger.error("%s", problem)
         code = 1
     return code
 
@@ -159,6 +189,10 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return commands.export_command(settings, args.out)
     if args.command == "digest":
         return commands.digest_command(settings, args)
+    if args.command == "doctor":
+        return commands.doctor_command(settings)
+    if args.command == "backup":
+        return commands.backup_command(settings, args.out)
     return commands.quarantine_command(settings, args)
 
 

@@ -32,6 +32,7 @@ from alerts.render import render_digest
 from indicators.definitions import Catalogue, Plan
 from indicators.evaluate import Evaluation, Status
 from pipelines.db import Database
+from safer import faults
 from safer.config import Recipient, Settings, SmtpConfig
 from safer.errors import SendError
 
@@ -109,10 +110,12 @@ def deliver(
         if digest is None:
             logger.info("digest for %s: nothing new", recipient.email)
             continue
+        rendered = render_digest(digest)
+        faults.point("digest.rendered")
         item = store_digest(
             db,
             digest,
-            render_digest(digest),
+            rendered,
             settings.paths.outbox_dir,
             sender,
             clock(),
@@ -122,6 +125,7 @@ def deliver(
         )
         logger.info("digest for %s: %s (%s)", recipient.email, item.html_path, digest.subject)
         stored.append(item)
+        faults.point("digest.stored")
     counts: Counter[str] = Counter()
     if send:
         counts = send_queued(db, send, RetryPolicy.of(settings.smtp), clock, run_id, sleep=sleep)
@@ -213,8 +217,10 @@ def _send_one(
     for retry in range(policy.retries + 1):
         attempt = begin_attempt(db, item.digest_id, message_id, run_id, reason, clock())
         error = None
+        faults.point("smtp.sending")
         try:
             send(message)
+            faults.point("smtp.accepted")
         except SendError as exc:
             error = exc
         except Exception as exc:

@@ -21,6 +21,7 @@ from typing import Protocol
 from indicators.definitions import Indicator
 from indicators.evaluate import Evaluation, Key, Measured, Observation
 from pipelines.db import Database, reference_changed
+from safer import faults
 from safer.periods import GRAIN_MONTHS, Grain, month_label, period_start
 
 __all__ = [
@@ -70,30 +71,31 @@ def load_outcome_groups(db: Database) -> None:
 
 
 def measure(db: Database, indicator: Indicator, pfa_code: str, source: MeasuredSource) -> Measured:
-    """Store the indicator's observations; returns them keyed by area and period start.
+    """Store the indicator's observations for every force in ``areas`` (one, or all in a
+    national database); returns them keyed by area and period start.
 
-    A broken query raises DatabaseError; the caller marks the indicator not evaluated and
-    carries on with the others.
+    ``pfa_code`` is the force a force-wide query's rows belong to when they name none (a
+    database of one force). A broken query raises DatabaseError; the caller marks the
+    indicator not evaluated and carries on with the others.
     """
-    params = [indicator.id, pfa_code, indicator.source, indicator.has_denominator]
     with db.transaction():
         db.execute("DELETE FROM observations WHERE indicator_id = ?", [indicator.id])
-        db.execute(f"CREATE OR REPLACE TEMP TABLE measured AS {indicator.sql}")
+        if source.area_level == "csp":
+            db.execute(f"CREATE OR REPLACE TEMP TABLE measured AS {indicator.sql}")
+        else:
+            db.execute(_FORCE_ROWS.format(sql=indicator.sql), [pfa_code])
         if indicator.grain == "month":
             grid = _CSP_MONTHS if source.area_level == "csp" else _FORCE_MONTHS
-            db.execute(grid, [*params, source.zero_fill])
+            db.execute(
+                grid,
+                [indicator.id, indicator.source, indicator.has_denominator, source.zero_fill],
+            )
             db.execute(_QUARTERLY, [indicator.id, indicator.denominator])
         else:
             direct = _CSP_PERIODS if source.area_level == "csp" else _FORCE_PERIODS
+            grain = indicator.grain
             db.execute(
-                direct,
-                [
-                    indicator.id,
-                    pfa_code,
-                    indicator.has_denominator,
-                    indicator.grain,
-                    GRAIN_MONTHS[indicator.grain],
-                ],
+                direct, [indicator.id, indicator.has_denominator, grain, GRAIN_MONTHS[grain]]
             )
         db.execute("DROP TABLE measured")
     rows = db.rows(
@@ -119,52 +121,63 @@ class MeasuredSource(Protocol):
 
 
 # Sums run in DECIMAL: a parallel sum of DOUBLEs can differ in the last bit from run to run,
-# which would make an unchanged re-run look like a changed figure. The query's columns are
-# area_code, period, numerator, denominator ($1 indicator, $2 force, $3 source, $4 whether the
-# unit has a denominator).
+# which would make an unchanged re-run look like a changed figure. An indicator's query
+# returns area_code, period, numerator, denominator; every query below serves every force in
+# `areas` at once, each on the periods that force has loaded (`force_periods`).
 _VALUE = """CASE WHEN denominator IS NULL THEN numerator::DOUBLE
             WHEN denominator > 0 THEN numerator::DOUBLE / denominator::DOUBLE END"""
 
-# Every CSP of the force × every loaded month; a month with no rows for a CSP is 0 when the
-# source covers the whole force ($5), then the force as the sum of its CSPs.
+# A force-wide query names its force by PFA code; one that names none (a database of one force,
+# or a catalogue written before there were several) is the force given ($1).
+_FORCE_ROWS = """
+CREATE OR REPLACE TEMP TABLE measured AS
+SELECT coalesce(q.area_code::VARCHAR, $1) AS area_code, q.* EXCLUDE (area_code)
+FROM ({sql}) q
+"""
+
+# Every CSP × every month its force has loaded ($1 indicator, $2 source, $3 whether the unit
+# has a denominator); a month with no rows for a CSP is 0 when the file covers the whole force
+# ($4), then each force as the sum of its CSPs.
 _CSP_MONTHS = f"""
 INSERT INTO observations
 WITH grid AS (
-    SELECT a.area_code, p.period AS month
-    FROM areas a, source_periods p
-    WHERE a.area_type = 'csp' AND a.pfa_code = $2 AND p.source = $3
+    SELECT a.area_code, a.pfa_code, p.period AS month
+    FROM areas a JOIN force_periods p ON p.pfa_code = a.pfa_code AND p.source = $2
+    WHERE a.area_type = 'csp'
 ), csp AS (
-    SELECT g.area_code, g.month,
-           CASE WHEN $5 THEN coalesce(m.numerator, 0) ELSE m.numerator END::DECIMAL(38, 9)
+    SELECT g.area_code, g.pfa_code, g.month,
+           CASE WHEN $4 THEN coalesce(m.numerator, 0) ELSE m.numerator END::DECIMAL(38, 9)
                AS numerator,
-           CASE WHEN $4 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator
+           CASE WHEN $3 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator
     FROM grid g LEFT JOIN measured m ON m.area_code = g.area_code AND m.period = g.month
 ), everything AS (
-    SELECT * FROM csp WHERE numerator IS NOT NULL
+    SELECT area_code, month, numerator, denominator FROM csp WHERE numerator IS NOT NULL
     UNION ALL
-    SELECT $2, month, sum(numerator), sum(denominator) FROM csp GROUP BY month
+    SELECT pfa_code, month, sum(numerator), sum(denominator) FROM csp GROUP BY pfa_code, month
     HAVING count(numerator) = count(*)
 )
 SELECT $1, area_code, 'month', month, 1, {_VALUE}, numerator, denominator
 FROM everything
 """
 
-# A force-wide source: the query's rows for a month, summed, are the force's figure.
+# A force-wide source: the query's rows for a force and month, summed, are its figure.
 _FORCE_MONTHS = f"""
 INSERT INTO observations
 WITH grid AS (
-    SELECT p.period AS month FROM source_periods p WHERE p.source = $3
+    SELECT a.area_code, p.period AS month
+    FROM areas a JOIN force_periods p ON p.pfa_code = a.area_code AND p.source = $2
+    WHERE a.area_type = 'force'
 ), force AS (
-    SELECT g.month,
-           CASE WHEN $5 THEN coalesce(m.numerator, 0) ELSE m.numerator END::DECIMAL(38, 9)
+    SELECT g.area_code, g.month,
+           CASE WHEN $4 THEN coalesce(m.numerator, 0) ELSE m.numerator END::DECIMAL(38, 9)
                AS numerator,
-           CASE WHEN $4 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator
+           CASE WHEN $3 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator
     FROM grid g LEFT JOIN (
-        SELECT period, sum(numerator) AS numerator, sum(denominator) AS denominator
-        FROM measured GROUP BY period
-    ) m ON m.period = g.month
+        SELECT area_code, period, sum(numerator) AS numerator, sum(denominator) AS denominator
+        FROM measured GROUP BY ALL
+    ) m ON m.area_code = g.area_code AND m.period = g.month
 )
-SELECT $1, $2, 'month', month, 1, {_VALUE}, numerator, denominator
+SELECT $1, area_code, 'month', month, 1, {_VALUE}, numerator, denominator
 FROM force WHERE numerator IS NOT NULL
 """
 
@@ -185,46 +198,53 @@ FROM q
 """
 
 # A quarterly or yearly source whose rows name their partnership: each CSP's figure where it
-# reported one (a missing return is missing, not zero), and the force's only where every CSP
-# did ($1 indicator, $2 force, $3 whether the unit has a denominator, $4 grain, $5 its months).
+# reported one (a missing return is missing, not zero), and each force's only where every one
+# of its CSPs did ($1 indicator, $2 whether the unit has a denominator, $3 grain, $4 months).
 _CSP_PERIODS = f"""
 INSERT INTO observations
 WITH csp AS (
-    SELECT m.area_code, m.period, sum(m.numerator)::DECIMAL(38, 9) AS numerator,
-           CASE WHEN $3 THEN sum(m.denominator)::DECIMAL(38, 9) END AS denominator
+    SELECT m.area_code, a.pfa_code, m.period, sum(m.numerator)::DECIMAL(38, 9) AS numerator,
+           CASE WHEN $2 THEN sum(m.denominator)::DECIMAL(38, 9) END AS denominator
     FROM measured m JOIN areas a ON a.area_code = m.area_code
-    WHERE a.area_type = 'csp' AND a.pfa_code = $2 AND m.numerator IS NOT NULL
+    WHERE a.area_type = 'csp' AND m.numerator IS NOT NULL
     GROUP BY ALL
 ), everything AS (
-    SELECT * FROM csp
+    SELECT area_code, period, numerator, denominator FROM csp
     UNION ALL
-    SELECT $2, period, sum(numerator), sum(denominator) FROM csp GROUP BY period
-    HAVING count(*) = (SELECT count(*) FROM areas WHERE area_type = 'csp' AND pfa_code = $2)
+    SELECT c.pfa_code, c.period, sum(c.numerator), sum(c.denominator) FROM csp c
+    GROUP BY c.pfa_code, c.period
+    HAVING count(*) = (SELECT count(*) FROM areas x WHERE x.area_type = 'csp'
+                                                    AND x.pfa_code = c.pfa_code)
 )
-SELECT $1, area_code, $4, period, $5, {_VALUE}, numerator, denominator
+SELECT $1, area_code, $3, period, $4, {_VALUE}, numerator, denominator
 FROM everything
 """
 
 _FORCE_PERIODS = f"""
 INSERT INTO observations
 WITH force AS (
-    SELECT period, sum(numerator)::DECIMAL(38, 9) AS numerator,
-           CASE WHEN $3 THEN sum(denominator)::DECIMAL(38, 9) END AS denominator
-    FROM measured WHERE numerator IS NOT NULL GROUP BY period
+    SELECT m.area_code, m.period, sum(m.numerator)::DECIMAL(38, 9) AS numerator,
+           CASE WHEN $2 THEN sum(m.denominator)::DECIMAL(38, 9) END AS denominator
+    FROM measured m JOIN areas a ON a.area_code = m.area_code AND a.area_type = 'force'
+    WHERE m.numerator IS NOT NULL GROUP BY ALL
 )
-SELECT $1, $2, $4, period, $5, {_VALUE}, numerator, denominator
+SELECT $1, area_code, $3, period, $4, {_VALUE}, numerator, denominator
 FROM force
 """
 
 
-def withheld_quarters(db: Database, source: str, grain: Grain = "quarter") -> dict[dt.date, str]:
+def withheld_quarters(
+    db: Database, source: str, grain: Grain = "quarter", force_id: str | None = None
+) -> dict[dt.date, str]:
     """Evaluated periods (quarters, or years for a yearly source) holding a period whose file's
-    latest batch failed its checks, with the reason."""
+    latest batch failed its checks, with the reason: of ``force_id``'s batches when given (a
+    national database holds every force's), else of all."""
     rows = db.rows(
         """
         WITH latest AS (
-            SELECT * FROM load_ledger WHERE source = ? AND status <> 'failed'
-            QUALIFY row_number() OVER (PARTITION BY slot ORDER BY finished_at DESC) = 1
+            SELECT * FROM load_ledger WHERE source = $1 AND status <> 'failed'
+              AND ($2::VARCHAR IS NULL OR coalesce(force_id, $2) = $2)
+            QUALIFY row_number() OVER (PARTITION BY slot, force_id ORDER BY finished_at DESC) = 1
         ), held AS (
             SELECT l.batch_id, l.periods, l.slot, l.file_path,
                    string_agg(q.check_id, ', ' ORDER BY q.check_id) AS checks
@@ -234,7 +254,7 @@ def withheld_quarters(db: Database, source: str, grain: Grain = "quarter") -> di
         )
         SELECT unnest(periods) AS period, slot, file_path, checks FROM held ORDER BY 1, 2
         """,
-        [source],
+        [source, force_id],
     )
     reasons: dict[dt.date, list[str]] = defaultdict(list)
     for period, slot, file_path, checks in rows:
@@ -299,6 +319,7 @@ def store_evaluations(
             rows.append((*row, run_id))
             changed.append((*row, run_id))
     marks = ", ".join("?" * (len(_EVALUATION_COLUMNS) + 1))
+    faults.point("evaluations.store")
     with db.transaction():
         db.execute("DELETE FROM evaluations WHERE indicator_id = ?", [indicator_id])
         db.executemany(f"INSERT INTO evaluations ({columns}, run_id) VALUES ({marks})", rows)

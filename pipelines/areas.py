@@ -16,7 +16,7 @@ from importlib import resources
 from pipelines.db import Database, reference_changed
 from safer.errors import ConfigError
 
-__all__ = ["Area", "LAD_FROM_LSOA_NAME_SQL", "force_areas", "load_lookup"]
+__all__ = ["Area", "LAD_FROM_LSOA_NAME_SQL", "force_areas", "load_forces", "load_lookup"]
 
 LOOKUP_FILE = "lad_csp_pfa_2017.csv"
 
@@ -43,6 +43,23 @@ def load_lookup(db: Database) -> None:
             return
         db.execute("DELETE FROM lad_lookup")
         db.executemany("INSERT INTO lad_lookup VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+FORCES_FILE = "police_forces.csv"
+
+
+def load_forces(db: Database) -> dict[str, str]:
+    """Replace ``police_forces`` with the bundled slugs (idempotent); returns force id → PFA."""
+    text = (resources.files("pipelines") / "data" / FORCES_FILE).read_text(encoding="utf-8-sig")
+    rows = [
+        (r["pfa_code"], r["pfa_name"], r["force_id"], r["force_name"])
+        for r in csv.DictReader(text.splitlines())
+    ]
+    with db.transaction():
+        if reference_changed(db, FORCES_FILE, text):
+            db.execute("DELETE FROM police_forces")
+            db.executemany("INSERT INTO police_forces VALUES (?, ?, ?, ?)", rows)
+    return {force: pfa for pfa, _, force, _ in rows}
 
 
 def force_areas(db: Database, pfa_code: str) -> list[Area]:

@@ -26,7 +26,7 @@ from pipelines.http import FetchPolicy
 from pipelines.landing import Landed, land
 from pipelines.ledger import LedgerEntry, record_checks, record_ledger, record_quarantine
 from pipelines.staging import Staged
-from safer import stopping
+from safer import faults, stopping
 from safer.config import FetchConfig, Settings
 from safer.errors import CheckError, FetchError, LoadError
 from safer.periods import Grain
@@ -213,7 +213,7 @@ def _sync_file(db: Database, source: Source, ctx: SourceContext, wanted: Wanted)
     assert cfg is not None, f"{source.id} is not configured"
     started = ctx.clock()
     base = source.base(ctx.settings)
-    previous = _previous(db, source.id, wanted.slot)
+    previous = _previous(db, source.id, wanted.slot, ctx.settings.force.id)
     folder = ctx.settings.paths.data_dir / "landing" / source.id / safe_name(wanted.slot)
     try:
         landed = land(
@@ -239,21 +239,22 @@ def _sync_file(db: Database, source: Source, ctx: SourceContext, wanted: Wanted)
     return _load(db, source, ctx, wanted, landed, started)
 
 
-def _previous(db: Database, source: str, slot: str) -> dict[str, Any]:
+def _previous(db: Database, source: str, slot: str, force: str) -> dict[str, Any]:
     """The slot's last batch (in use, or quarantined): its hash and validators, and the hash of
     the batch in use. A release row counts as the slot's good data, so an unchanged file is not
     checked (and quarantined) again after an operator accepted it."""
     rows = db.dicts(
         "SELECT coalesce(released_batch, batch_id) AS batch_id, content_hash, etag, "
         "last_modified, status, period FROM load_ledger WHERE source = ? AND slot = ? "
-        "AND status <> 'failed' ORDER BY finished_at DESC LIMIT 1",
-        [source, slot],
+        "AND coalesce(force_id, ?) = ? AND status <> 'failed' ORDER BY finished_at DESC LIMIT 1",
+        [source, slot, force, force],
     )
     found = {k: v for k, v in rows[0].items() if v is not None} if rows else {}
     in_use = db.scalar(
         "SELECT content_hash FROM load_ledger WHERE source = ? AND slot = ? "
+        "AND coalesce(force_id, ?) = ? "
         "AND status IN ('loaded', 'revised', 'released') ORDER BY finished_at DESC LIMIT 1",
-        [source, slot],
+        [source, slot, force, force],
     )
     if in_use:
         found["in_use_hash"] = in_use
@@ -307,8 +308,10 @@ def _load(
         last_modified=landed.last_modified,
         slot=wanted.slot,
         periods=periods,
+        force_id=ctx.settings.force.id,
     )
     errors = [r for r in results if not r.success and r.check.severity is Severity.ERROR]
+    faults.point("batch.checked")
     if errors:
         return _quarantine(db, source, entry, results, errors)
     return _promote(db, source, ctx, replace(entry, status="loaded"), staging, results)
@@ -326,6 +329,7 @@ def _check(
         failed = parse_result(())
         return [CheckResult(failed.check, False, observed=str(exc))], _known(wanted)
     periods = source.periods(staged, wanted) or _known(wanted)
+    faults.point("batch.staged")
     parsed = parse_result(staged.rejects)
     if not parsed.success:
         return [parsed], periods  # GX on a partial file would only repeat the same story
@@ -420,25 +424,33 @@ def promote_batch(
                 finished_at=clock(),
             )
             record_ledger(db, entry)
-            _upsert_periods(db, source, entry)
+            _upsert_periods(db, source, entry, settings.force.pfa_code)
             if also is not None:
                 also(db, entry)
+            faults.point("promote.recorded")
     except DatabaseError as exc:
         raise LoadError(f"{staging}: cannot promote {entry.data_batch}: {exc}") from exc
     finally:
         db.detach("stg")
+    faults.point("promote.committed")
     staging.unlink(missing_ok=True)
     return entry
 
 
-def _upsert_periods(db: Database, source: Source, entry: LedgerEntry) -> None:
+def _upsert_periods(db: Database, source: Source, entry: LedgerEntry, pfa_code: str) -> None:
     """Each period the batch holds is in use, with its rows as the source table now counts them
-    (a return's quarter may hold several partnerships' files)."""
+    (a return's quarter may hold several partnerships' files), for this force and in the
+    configured force's view (``source_periods``)."""
     for period in entry.periods or ():
         counts = db.rows(
-            f"SELECT count(*), {_outside_sql(source)} FROM {source.table} WHERE period = ?",
-            [period],
+            f"SELECT count(*), {_outside_sql(source)} FROM {source.table} WHERE period = ?"
+            + _force_filter(source),
+            [period, *([entry.force_id] if _force_filter(source) else [])],
         )[0]
+        db.execute(
+            "INSERT OR REPLACE INTO force_periods VALUES (?, ?, ?, ?, ?, ?)",
+            [entry.source, pfa_code, period, entry.data_batch, int(counts[0]), int(counts[1])],
+        )
         db.execute(
             "INSERT OR REPLACE INTO source_periods VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -452,6 +464,11 @@ def _upsert_periods(db: Database, source: Source, entry: LedgerEntry) -> None:
                 int(counts[1]),
             ],
         )
+
+
+def _force_filter(source: Source) -> str:
+    """data.police.uk tables hold every force's rows in a national database."""
+    return " AND force_id = ?" if source.id.startswith("police_uk") else ""
 
 
 def _outside_sql(source: Source) -> str:
@@ -491,6 +508,7 @@ def _record_failure(
         error=error,
         slot=wanted.slot,
         periods=_known(wanted),
+        force_id=ctx.settings.force.id,
     )
     with db.transaction():
         record_ledger(db, entry)

@@ -21,6 +21,7 @@ from pipelines.ledger import LedgerEntry
 from pipelines.returns import expected_periods, read_return, return_due, return_files
 from pipelines.staging import Staged
 from pipelines.tabular import stage_sheets
+from safer import faults
 from safer.config import CallHandlingConfig, Settings
 from safer.periods import Grain
 
@@ -94,6 +95,7 @@ class CallHandlingReturn:
             "AND period IN (SELECT period FROM incoming)",
             [force],
         )
+        faults.point("promote.deleted")
         db.execute(
             "INSERT INTO call_handling SELECT ?, period, ?, ?, row, "
             + ", ".join(CALL_COLUMNS[3:])

@@ -1,14 +1,18 @@
 """The one module that opens DuckDB: connections, migrations and transactions.
 
 Everything else receives a ``Database`` and speaks SQL through it, so tests substitute a real
-file here and nowhere else. duckdb errors are mapped to LoadError at this boundary.
+file here and nowhere else. duckdb errors are mapped to LoadError at this boundary: a file held
+by another process or damaged becomes DatabaseLocked or DatabaseCorrupt, whose message names the
+recovery (``safer doctor``, README "Recovery").
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -21,11 +25,18 @@ from safer.errors import LoadError
 
 __all__ = [
     "Database",
+    "DatabaseCorrupt",
     "DatabaseError",
+    "DatabaseLocked",
     "connect",
     "connect_staging",
+    "copy_database",
+    "database_problem",
+    "latest_version",
     "migrate",
+    "open_read_only",
     "reference_changed",
+    "schema_version",
 ]
 
 DatabaseError = duckdb.Error
@@ -103,8 +114,57 @@ def _quote_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
+class DatabaseLocked(LoadError):
+    """Another process holds DuckDB's lock on the database file."""
+
+
+class DatabaseCorrupt(LoadError):
+    """The database file is damaged: DuckDB cannot read it."""
+
+
+_LOCKED = ("could not set lock",)
+_CORRUPT = (
+    "not a valid duckdb database file",
+    "corrupt database file",
+    "could not read enough bytes",
+    "checksum",
+    "failure while replaying wal",
+    "invalid database header",
+)
+_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def database_problem(exc: BaseException, path: Path | None) -> LoadError | None:
+    """A duckdb error that says the file is locked or damaged, as the error an operator can act
+    on (naming ``safer doctor`` and the recovery); None for any other error."""
+    if not isinstance(exc, duckdb.Error):
+        return None
+    where = path or "the database"
+    text = str(exc)
+    lower = text.lower()
+    if any(marker in lower for marker in _LOCKED):
+        holder = _HOLDER.search(text)
+        who = f"pid {holder.group(2)}, {holder.group(1)}" if holder else "another process"
+        return DatabaseLocked(
+            f"{where}: the database is in use by {who} (DuckDB: {text}); wait for it to finish "
+            "(`safer status` names a safer run that holds the run lock), or run `safer doctor` "
+            "to see who holds it"
+        )
+    if any(marker in lower for marker in _CORRUPT):
+        return DatabaseCorrupt(
+            f"{where}: the database file is damaged (DuckDB: {text}). Recovery (`safer doctor` "
+            "says more): restore the latest copy made by `safer backup`, or move the file aside "
+            "and run `safer run`, which rebuilds it from the sources"
+        )
+    return None
+
+
 def connect(path: Path | None) -> Database:
-    """Open (creating if needed) the database at ``path``, or in memory, and migrate it."""
+    """Open (creating if needed) the database at ``path``, or in memory, and migrate it.
+
+    Raises DatabaseLocked or DatabaseCorrupt (LoadErrors naming the recovery) when DuckDB says
+    the file is held by another process or damaged, LoadError for any other failure to open.
+    """
     try:
         if path is None:
             con = duckdb.connect(":memory:")
@@ -112,10 +172,59 @@ def connect(path: Path | None) -> Database:
             path.parent.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(str(path))
     except duckdb.Error as exc:
-        raise LoadError(f"{path}: cannot open the database: {exc}") from exc
+        problem = database_problem(exc, path)
+        raise problem or LoadError(f"{path}: cannot open the database: {exc}") from exc
     db = Database(con, path)
     migrate(db)
     return db
+
+
+def open_read_only(path: Path) -> Database:
+    """Open an existing database file read-only and unmigrated (``safer doctor``, ``safer
+    backup``'s check of its copy); raises as ``connect`` does, and LoadError when it is missing.
+    """
+    if not path.is_file():
+        raise LoadError(f"{path}: no database file")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        problem = database_problem(exc, path)
+        raise problem or LoadError(f"{path}: cannot open the database: {exc}") from exc
+    return Database(con, path)
+
+
+def copy_database(path: Path, out: Path) -> None:
+    """Write a consistent copy of the database file at ``path`` to ``out`` (``safer backup``).
+
+    The file is opened (replaying a killed run's write-ahead log) and checkpointed, so it holds
+    every committed transaction, then copied byte for byte while this connection holds DuckDB's
+    lock, so no other process writes it meanwhile; the copy is written beside ``out`` and
+    renamed into place, so ``out`` is never a partial file. The caller holds the run lock.
+    """
+    if not path.is_file():
+        raise LoadError(f"{path}: no database file")
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        problem = database_problem(exc, path)
+        raise problem or LoadError(f"{path}: cannot open the database: {exc}") from exc
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        con.execute("CHECKPOINT")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as source, partial.open("wb") as copy:
+            shutil.copyfileobj(source, copy, 1 << 20)
+            copy.flush()
+            os.fsync(copy.fileno())
+        os.replace(partial, out)
+    except duckdb.Error as exc:
+        problem = database_problem(exc, path)
+        raise problem or LoadError(f"{path}: cannot checkpoint the database: {exc}") from exc
+    except OSError as exc:
+        raise LoadError(f"{out}: cannot write the copy: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+        con.close()
 
 
 def connect_staging(path: Path) -> Database:
@@ -124,8 +233,9 @@ def connect_staging(path: Path) -> Database:
     return Database(duckdb.connect(str(path)), path)
 
 
-def migrate(db: Database) -> list[int]:
-    """Apply numbered migrations not yet recorded; returns the versions applied."""
+def migrate(db: Database, upto: int | None = None) -> list[int]:
+    """Apply numbered migrations not yet recorded (those up to version ``upto`` only, when
+    given: the migration tests build each earlier schema); returns the versions applied."""
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
@@ -133,7 +243,7 @@ def migrate(db: Database) -> list[int]:
     done = {row[0] for row in db.rows("SELECT version FROM schema_migrations")}
     applied = []
     for version, sql in _migrations():
-        if version in done:
+        if version in done or (upto is not None and version > upto):
             continue
         with db.transaction():
             db.execute(sql)
@@ -143,6 +253,22 @@ def migrate(db: Database) -> list[int]:
             )
         applied.append(version)
     return applied
+
+
+def latest_version() -> int:
+    """The newest schema version this code knows (its last migration)."""
+    return max(version for version, _ in _migrations())
+
+
+def schema_version(db: Database) -> int | None:
+    """The newest migration applied to ``db``; None when it has none (not a safer database)."""
+    found = db.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    )
+    if not found:
+        return None
+    version: int | None = db.scalar("SELECT max(version) FROM schema_migrations")
+    return version
 
 
 def _migrations() -> list[tuple[int, str]]:

@@ -2,6 +2,13 @@
 
 ``download`` streams a body to disk while hashing it, so a file is never held in memory and
 the size cap holds even for a server that lies about Content-Length.
+
+Redirects are followed only within the site asked (same host and port, never from https down to
+http): requests would follow one anywhere, so a compromised or misconfigured publisher could
+send safer's requests, and its conditional-GET validators, to a host nobody configured. A body
+whose Content-Encoding does not decode (gzip garbage) is treated like a body cut short: retried,
+then a transient FetchError, since a corrupted transfer through a proxy is usually a one-off and
+a server that always sends garbage costs only the bounded retries.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -31,6 +39,9 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 300.0
 _CHUNK = 1 << 16
 _MAX_JSON = 4 * 1024 * 1024
+_REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -142,9 +153,65 @@ class RateLimiter:
         self._next = now + self.interval
 
 
+def _get(url: str, headers: dict[str, str], timeout: float) -> requests.Response:
+    """GET ``url`` (streamed), following at most ``_MAX_REDIRECTS`` redirects, each only to the
+    same site (``_same_site``); raises FetchError naming both URLs for any other redirect."""
+    current = url
+    for _ in range(_MAX_REDIRECTS + 1):
+        response = requests.get(
+            current, headers=headers, timeout=timeout, stream=True, allow_redirects=False
+        )
+        if response.status_code not in _REDIRECT_STATUS:
+            return response
+        location = response.headers.get("Location")
+        status = response.status_code
+        response.close()
+        if not location:
+            raise FetchError(f"{url}: HTTP {status} redirect without a Location", transient=False)
+        target = urljoin(current, location)
+        if not _same_site(current, target):
+            raise FetchError(
+                f"{url}: refused a redirect (HTTP {status}) from {current} to {target}: only "
+                "redirects within the same host, and never from https to http, are followed",
+                transient=False,
+            )
+        current = target
+    raise FetchError(f"{url}: more than {_MAX_REDIRECTS} redirects; refused", transient=False)
+
+
+def _same_site(source: str, target: str) -> bool:
+    """Whether a redirect from ``source`` to ``target`` stays on the configured site: the same
+    host and port and scheme, or the same host moving from http up to https on its default
+    port."""
+    old, new = urlsplit(source), urlsplit(target)
+    if (
+        new.scheme not in _DEFAULT_PORTS
+        or (old.hostname or "").lower() != (new.hostname or "").lower()
+    ):
+        return False
+    try:
+        old_port = old.port or _DEFAULT_PORTS.get(old.scheme)
+        new_port = new.port or _DEFAULT_PORTS[new.scheme]
+    except ValueError:  # a port that is not a number
+        return False
+    if old.scheme == new.scheme:
+        return old_port == new_port
+    return (old.scheme, new.scheme) == ("http", "https") and new_port == 443
+
+
+def _body_failure(exc: BaseException, response: requests.Response) -> _Retry:
+    """A body that broke off (reset, timeout, cut short) or does not decode, as a retry whose
+    reason says which."""
+    decode = (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError)
+    if isinstance(exc, decode):
+        encoding = response.headers.get("Content-Encoding", "")
+        return _Retry(f"body does not decode as its Content-Encoding {encoding!r} says: {exc}")
+    return _Retry(f"body interrupted: {type(exc).__name__}")
+
+
 def _json_attempt(url: str, policy: FetchPolicy, headers: dict[str, str]) -> Any:
     try:
-        response = requests.get(url, headers=headers, timeout=policy.timeout_seconds, stream=True)
+        response = _get(url, headers, policy.timeout_seconds)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _Retry(f"connection failed: {type(exc).__name__}") from exc
     except requests.RequestException as exc:
@@ -158,7 +225,7 @@ def _json_attempt(url: str, policy: FetchPolicy, headers: dict[str, str]) -> Any
         try:
             body = response.raw.read(_MAX_JSON + 1, decode_content=True)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise _Retry(f"body interrupted: {type(exc).__name__}") from exc
+            raise _body_failure(exc, response) from exc
     if len(body) > _MAX_JSON:
         raise FetchError(f"{url}: JSON body exceeds the {_MAX_JSON:,}-byte cap", transient=False)
     try:
@@ -181,7 +248,7 @@ def _attempt(
     url: str, dest: Path, policy: FetchPolicy, headers: dict[str, str], expect: str
 ) -> Downloaded:
     try:
-        response = requests.get(url, headers=headers, timeout=policy.timeout_seconds, stream=True)
+        response = _get(url, headers, policy.timeout_seconds)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _Retry(f"connection failed: {type(exc).__name__}") from exc
     except requests.RequestException as exc:
@@ -262,7 +329,7 @@ def _stream(
                 out.write(chunk)
     except requests.RequestException as exc:
         partial.unlink(missing_ok=True)
-        raise _Retry(f"body interrupted: {type(exc).__name__}") from exc
+        raise _body_failure(exc, response) from exc
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

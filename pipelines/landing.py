@@ -2,6 +2,14 @@
 
 The landed file is the raw evidence every figure can be traced back to, so it is kept as
 published (a local ``.gz`` is decompressed on the way in, so the hash is of the CSV itself).
+
+File names come from sources (a return folder's listing, a configured URL's files), so a name
+never decides where anything is read or written outside its source: a ``relative`` path that is
+absolute or climbs out with ``..`` is refused, a local file that resolves outside its folder (a
+symlink to elsewhere) is refused, and only the name's last part is used under ``landing/``. A
+local copy is held to the same ``max_bytes`` cap as a download, counted after decompressing,
+so a ``.csv.gz`` bomb cannot fill the disk; an unreadable or corrupt local file is a FetchError
+naming it, and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -9,10 +17,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import shutil
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pipelines.http import Downloaded, FetchPolicy, download
+from safer import faults
+from safer.errors import FetchError
 
 __all__ = ["Landed", "land"]
 
@@ -40,8 +51,10 @@ def land(
     etag: str | None = None,
     last_modified: str | None = None,
 ) -> Landed:
-    """Fetch ``base/relative`` into ``folder``; raises FetchError as ``download`` does."""
+    """Fetch ``base/relative`` into ``folder``; raises FetchError as ``download`` does, and for
+    a ``relative`` that would leave ``base`` (``..``, an absolute path) or names no file."""
     name = relative.rsplit("/", 1)[-1]
+    _refuse_escape(base, relative, name)
     temp = folder / f"{name}.download"
     folder.mkdir(parents=True, exist_ok=True)
     if "://" in base:
@@ -49,32 +62,64 @@ def land(
         expect = name.rsplit(".", 1)[-1].lower() if "." in name else "file"
         got = download(url, temp, policy, etag=etag, last_modified=last_modified, expect=expect)
     else:
-        url, got = _copy_local(Path(base), relative, temp)
+        url, got = _copy_local(Path(base), relative, temp, policy.max_bytes)
     if got.status != "ok" or got.sha256 is None:
         return Landed(got.status, url, etag=got.etag or etag, last_modified=last_modified)
     stem, _, suffix = name.rpartition(".")
     final = folder / f"{stem}.{got.sha256[:12]}.{suffix}"
+    faults.point("download.written")
     temp.replace(final)
     return Landed("ok", url, final, got.sha256, got.etag, got.last_modified)
 
 
-def _copy_local(base: Path, relative: str, dest: Path) -> tuple[str, Downloaded]:
+def _refuse_escape(base: str, relative: str, name: str) -> None:
+    """A file name from a source must stay under its base (see the module docstring)."""
+    path = PurePosixPath(relative)
+    if path.is_absolute() or ".." in path.parts or name in ("", ".", ".."):
+        raise FetchError(
+            f"{base}: refused the file name {relative!r}: it is not a file under the source's "
+            "folder or URL (absolute, or climbing out with '..')",
+            transient=False,
+        )
+
+
+def _copy_local(base: Path, relative: str, dest: Path, max_bytes: int) -> tuple[str, Downloaded]:
     """A local folder laid out like the site, or flat; ``.gz`` copies are accepted too."""
     name = relative.rsplit("/", 1)[-1]
     for candidate in (base / relative, base / name, base / f"{relative}.gz", base / f"{name}.gz"):
         if candidate.is_file():
-            return str(candidate), _copy_hashing(candidate, dest)
+            if not candidate.resolve().is_relative_to(base.resolve()):
+                raise FetchError(
+                    f"{candidate}: refused: it resolves to {candidate.resolve()}, outside the "
+                    f"source's folder {base}",
+                    transient=False,
+                )
+            return str(candidate), _copy_hashing(candidate, dest, max_bytes)
     return str(base / relative), Downloaded(status="not_found")
 
 
-def _copy_hashing(source: Path, dest: Path) -> Downloaded:
+def _copy_hashing(source: Path, dest: Path, max_bytes: int) -> Downloaded:
     digest = hashlib.sha256()
     size = 0
     opener = gzip.open if source.suffix == ".gz" else open
-    with opener(source, "rb") as src, dest.open("wb") as out:
-        while chunk := src.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-    shutil.copystat(source, dest)
+    try:
+        with opener(source, "rb") as src, dest.open("wb") as out:
+            while chunk := src.read(_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchError(
+                        f"{source}: over the {max_bytes:,}-byte cap (counted decompressed); "
+                        "refused",
+                        transient=False,
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        shutil.copystat(source, dest)
+    except (OSError, EOFError, zlib.error) as exc:
+        # gzip.BadGzipFile is an OSError; a .gz cut short raises EOFError.
+        dest.unlink(missing_ok=True)
+        raise FetchError(f"{source}: cannot be read: {exc}", transient=False) from exc
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
     return Downloaded(status="ok", sha256=digest.hexdigest(), size=size)

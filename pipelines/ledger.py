@@ -44,6 +44,8 @@ class LedgerEntry:
     """The file's identity over time (``pipelines.batch.Wanted.slot``)."""
     periods: tuple[dt.date, ...] = ()
     """Every period the file holds."""
+    force_id: str | None = None
+    """The force the batch belongs to (data.police.uk slug)."""
 
     @property
     def data_batch(self) -> str:
@@ -55,8 +57,8 @@ def record_ledger(db: Database, entry: LedgerEntry) -> None:
     db.execute(
         "INSERT OR REPLACE INTO load_ledger (batch_id, run_id, source, period, url, file_path, "
         "content_hash, rows, outside_area_rows, status, error, revision_of, etag, last_modified, "
-        "started_at, finished_at, released_batch, actor, note, slot, periods) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "started_at, finished_at, released_batch, actor, note, slot, periods, force_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             entry.batch_id,
             entry.run_id,
@@ -79,6 +81,7 @@ def record_ledger(db: Database, entry: LedgerEntry) -> None:
             entry.note,
             entry.slot,
             list(entry.periods),
+            entry.force_id,
         ],
     )
 

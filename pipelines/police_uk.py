@@ -20,6 +20,7 @@ from pipelines.db import Database
 from pipelines.ledger import LedgerEntry
 from pipelines.police_uk_monthly import MonthlyFiles
 from pipelines.staging import Staged
+from safer import faults
 from safer.config import Settings
 
 __all__ = ["SOURCE", "STREET", "StreetFiles", "replaced_batches"]
@@ -42,6 +43,7 @@ class StreetFiles(MonthlyFiles):
         db.execute(
             "DELETE FROM police_street WHERE force_id = ? AND period = ?", [force.id, entry.period]
         )
+        faults.point("promote.deleted")
         lad_name = LAD_FROM_LSOA_NAME_SQL.format(col='b."LSOA name"')
         db.execute(
             'INSERT INTO police_street SELECT ?, ?, ?, b.record_no, b."Crime ID", b."Month", '

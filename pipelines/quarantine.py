@@ -215,7 +215,8 @@ def _release_entry(
 ) -> LedgerEntry:
     """The release row: the quarantined row's file and validators, under an id of its own."""
     rows = db.dicts(
-        "SELECT url, file_path, content_hash, etag, last_modified, slot, periods FROM load_ledger "
+        "SELECT url, file_path, content_hash, etag, last_modified, slot, periods, force_id "
+        "FROM load_ledger "
         "WHERE batch_id = ? AND status = 'quarantined'",
         [batch.batch_id],
     )

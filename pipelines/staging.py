@@ -4,6 +4,12 @@ A batch is checked in a staging file before anything touches the main database, 
 can never half-load. Columns keep their published names and come from the file's own header, so
 a renamed or missing column reaches the schema check instead of failing here. ``record_no`` is the
 1-based data row in the file (the header is line 1, so line = record_no + 1).
+
+Header names come from the file, so they reach SQL only as escaped string literals (the
+``columns`` struct of ``read_csv``), never as SQL text, and a header DuckDB would mangle (an
+empty name, a name given twice in any case, a name clashing with ``record_no``) is refused with
+a LoadError naming the file and the column, rather than a binder error or a silently renamed
+column.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,14 +47,38 @@ class Staged:
 
 
 def read_header(source: Path) -> tuple[str, ...]:
-    """The header row's fields (a UTF-8 byte-order mark dropped); empty for an empty file."""
+    """The header row's fields (a UTF-8 byte-order mark dropped); empty for an empty file.
+    Raises LoadError naming the file when the header is not CSV."""
     opener = gzip.open if source.suffix == ".gz" else open
     with opener(source, "rb") as raw:
         first = raw.readline(1 << 16)
     text = first.decode("utf-8-sig", errors="replace").rstrip("\r\n")
     if not text.strip():
         return ()
-    return tuple(next(csv.reader(io.StringIO(text))))
+    try:
+        # Universal newlines: a file ending its lines with a bare CR (old Mac Excel) has no
+        # LF, so ``readline`` gave the whole file and the csv module would raise on the CR.
+        return tuple(next(csv.reader(io.StringIO(text, newline=None))))
+    except csv.Error as exc:
+        raise LoadError(f"{source}: line 1 (the header) cannot be read as CSV: {exc}") from exc
+
+
+# DuckDB compares identifiers without case, in ASCII only ("É" and "é" are two columns).
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _check_header(source: Path, columns: tuple[str, ...]) -> None:
+    """Refuse header names DuckDB cannot stage as given (see the module docstring)."""
+    seen = {"record_no"}
+    for index, name in enumerate(columns, start=1):
+        if not name:
+            raise LoadError(f"{source}: line 1 (the header): column {index} has no name")
+        if name.translate(_ASCII_LOWER) in seen:
+            raise LoadError(
+                f"{source}: line 1 (the header): column {index} {name!r} appears twice, or is "
+                "the reserved name record_no"
+            )
+        seen.add(name.translate(_ASCII_LOWER))
 
 
 def stage_csv(source: Path, staging: Path) -> Staged:
@@ -55,6 +86,7 @@ def stage_csv(source: Path, staging: Path) -> Staged:
     columns = read_header(source)
     if not columns:
         raise LoadError(f"{source}: the file is empty (no header row)")
+    _check_header(source, columns)
     staging.unlink(missing_ok=True)
     types = ", ".join(f"'{_q(name)}': 'VARCHAR'" for name in columns)
     db = connect_staging(staging)
@@ -70,17 +102,49 @@ def stage_csv(source: Path, staging: Path) -> Staged:
         db.execute(f"CREATE TABLE {TABLE} AS SELECT rowid + 1 AS record_no, * FROM raw")
         db.execute("DROP TABLE raw")
         rows = int(db.scalar(f"SELECT count(*) FROM {TABLE}"))
+        # DuckDB names no column for a row with too many fields: name the last one it passed.
+        beyond = f"beyond {columns[-1]!r}"
         rejects = tuple(
-            Reject(int(line), column, str(kind), str(text or ""))
+            Reject(
+                int(line),
+                beyond if column is None and kind == "TOO MANY COLUMNS" else column,
+                str(kind),
+                str(text or ""),
+            )
             for line, column, kind, text in db.rows(
                 "SELECT line, column_name, error_type, csv_line FROM rejects ORDER BY line"
             )
         )
     except DatabaseError as exc:
-        raise LoadError(f"{source}: cannot be read as CSV: {exc}") from exc
+        raise LoadError(
+            f"{source}: {_stray_cr(source, columns)}cannot be read as CSV: {exc}"
+        ) from exc
     finally:
         db.close()
     return Staged(staging, TABLE, ("record_no", *columns), rows, rejects)
+
+
+def _stray_cr(source: Path, columns: tuple[str, ...]) -> str:
+    """Where the first carriage return outside quotes and not ending a line is, as "line N,
+    column X: ...", or "". DuckDB's strict parser stops the whole file at such a CR (a file
+    with mixed line endings) without saying where, and an officer needs the row to fix it."""
+    quoted = False
+    with source.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            field = 0
+            body = line.removesuffix(b"\n").removesuffix(b"\r")
+            for byte in body:
+                if byte == 0x22:  # "
+                    quoted = not quoted
+                elif not quoted and byte == 0x2C:  # ,
+                    field += 1
+                elif not quoted and byte == 0x0D:  # CR
+                    name = columns[field] if field < len(columns) else f"field {field + 1}"
+                    return (
+                        f"line {number}, column {name!r}: a carriage return (CR) inside the row "
+                        "(mixed line endings?); "
+                    )
+    return ""
 
 
 def _q(text: str) -> str:

@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,11 @@ class Sheet:
 
 def sheet_names(path: Path) -> list[str]:
     """The workbook's sheet names; raises LoadError for a file that is not a safe workbook."""
-    return list(_workbook(path).sheetnames)
+    book = _workbook(path)
+    try:
+        return list(book.sheetnames)
+    finally:
+        book.close()  # a read-only workbook holds its file open until closed
 
 
 def read_sheet(
@@ -80,14 +84,21 @@ def read_sheet(
 
 
 def _read_sheet(path: Path, sheet: str | None, header: Collection[str], max_rows: int) -> Sheet:
-    if path.suffix.lower() == ".xlsx":
-        found_name, rows = _xlsx_rows(path, sheet)
-    elif path.suffix.lower() == ".csv":
-        found_name, rows = None, _csv_rows(path)
-    else:
+    if path.suffix.lower() == ".csv":
+        return _with_header(path, None, str(path), _csv_rows(path), header, max_rows)
+    if path.suffix.lower() != ".xlsx":
         raise LoadError(f"{path}: not a .csv or .xlsx file")
-    where = f"{path}, sheet {found_name!r}" if found_name else str(path)
-    return _with_header(path, found_name, where, rows, header, max_rows)
+    book = _workbook(path)
+    try:
+        name = sheet or book.sheetnames[0]
+        if name not in book.sheetnames:
+            raise LoadError(
+                f"{path}: no sheet {name!r}; the workbook has {', '.join(book.sheetnames)}"
+            )
+        where = f"{path}, sheet {name!r}"
+        return _with_header(path, name, where, _xlsx_rows(book, name, where), header, max_rows)
+    finally:
+        book.close()
 
 
 def _with_header(
@@ -124,7 +135,8 @@ def _with_header(
         if len(cells) > len(columns) and any(c is not None for c in cells[len(columns) :]):
             extra = len(cells) - len(columns)
             text = ",".join(c or "" for c in cells)[:120]
-            rejects.append(Reject(number, None, f"{extra} more fields than the header", text))
+            beyond = f"beyond {columns[-1]!r}"  # the column the extra fields follow
+            rejects.append(Reject(number, beyond, f"{extra} more fields than the header", text))
             continue
         padded = tuple(cells[: len(columns)]) + (None,) * (len(columns) - len(cells))
         body.append((number, padded))
@@ -141,6 +153,9 @@ def _columns(where: str, number: int, cells: Sequence[str | None]) -> tuple[str,
             raise LoadError(f"{where}: header row {number}: column {index} has no name")
         if name.casefold() in seen:
             raise LoadError(f"{where}: header row {number}: column {name!r} appears twice")
+        if name.casefold() == ROW:
+            # Staging adds its own ``row`` column; DuckDB would refuse a second one.
+            raise LoadError(f"{where}: header row {number}: column {name!r} is a reserved name")
         seen.add(name.casefold())
     return tuple(names)
 
@@ -161,21 +176,16 @@ def _csv_rows(path: Path) -> list[tuple[int, list[str | None]]]:
         raise LoadError(f"{path}: cannot be read as CSV: {exc}") from exc
 
 
-def _xlsx_rows(path: Path, sheet: str | None) -> tuple[str, list[tuple[int, list[str | None]]]]:
-    book = _workbook(path)
+def _xlsx_rows(book: Any, name: str, where: str) -> Iterator[tuple[int, list[str | None]]]:
+    """The sheet's rows as text, read as they are consumed, so ``max_rows`` stops a huge sheet
+    before it is all in memory. A read-only workbook parses a sheet's XML only now, so a
+    malformed or hostile sheet (cut-off XML, a DTD that defusedxml refuses) fails here: a
+    LoadError naming the file and sheet, not the XML parser's own exception."""
     try:
-        name = sheet or book.sheetnames[0]
-        if name not in book.sheetnames:
-            raise LoadError(
-                f"{path}: no sheet {name!r}; the workbook has {', '.join(book.sheetnames)}"
-            )
-        rows = [
-            (number, [_text(value) for value in values])
-            for number, values in enumerate(book[name].iter_rows(values_only=True), start=1)
-        ]
-    finally:
-        book.close()
-    return name, rows
+        for number, values in enumerate(book[name].iter_rows(values_only=True), start=1):
+            yield number, [_text(value) for value in values]
+    except Exception as exc:  # noqa: BLE001 - ElementTree, defusedxml and openpyxl errors
+        raise LoadError(f"{where}: cannot be read: {type(exc).__name__}: {exc}") from exc
 
 
 def _workbook(path: Path) -> Any:

@@ -27,7 +27,7 @@ from pipelines.db import Database, DatabaseError
 from pipelines.freshness import Missing, overdue
 from pipelines.sources import SOURCES, configured
 from safer.config import Settings
-from safer.periods import month_label, period_label
+from safer.periods import Grain, month_label, period_label
 
 __all__ = ["Assessment", "assess", "record_unit"]
 
@@ -114,7 +114,7 @@ def _evaluate_all(
     flags = (*gate.flags, *_batch_warnings(db))
     found: list[Evaluation] = []
     for indicator, measured in measured_all.items():
-        held = withheld_quarters(db, indicator.source, indicator.evaluated_grain)
+        held = withheld_quarters(db, indicator.source, indicator.evaluated_grain, settings.force.id)
         withheld, warnings = flag_effects(indicator, flags, held)
         context = Context(
             plans=plans,
@@ -301,7 +301,8 @@ def _data_notes(
         cfg = source.config(settings)
         if cfg is not None and cfg.note:
             notes.append(f"{source.label[:1].upper()}{source.label[1:]}: {cfg.note}")
-        held = withheld_quarters(db, source.id, "year" if source.grain == "year" else "quarter")
+        grain: Grain = "year" if source.grain == "year" else "quarter"
+        held = withheld_quarters(db, source.id, grain, settings.force.id)
         notes += [f"Withheld ({source.label}): {reason}." for reason in held.values()]
     notes += [item.sentence for item in missing]
     errors = [f for f in gate.flags if f.severity is Severity.ERROR]

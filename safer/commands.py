@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from pipelines.db import Database
 
 __all__ = [
+    "backup_command",
     "digest_command",
+    "doctor_command",
     "export_command",
     "now",
     "quarantine_command",
@@ -162,6 +164,20 @@ def _live_status(settings: Settings) -> dict[str, object]:
         raise SaferError(f"{settings.database.path}: no database yet (run `safer run` first)")
     with connect(settings.database.path) as db:
         return collect(db, settings, now())
+
+
+def doctor_command(settings: Settings) -> int:
+    """Check the database file (``safer.doctor``); exit 1 with each problem on its own line."""
+    from safer import doctor
+
+    return doctor.doctor_command(settings, now)
+
+
+def backup_command(settings: Settings, out: Path) -> int:
+    """Write a checked, consistent copy of the database under the run lock (``safer.doctor``)."""
+    from safer import doctor
+
+    return doctor.backup_command(settings, out, now)
 
 
 def export_command(settings: Settings, out: Path | None) -> int:

@@ -22,13 +22,13 @@ from alerts.send import send_message
 from checks.models import Severity
 from indicators.definitions import Catalogue, Plan, load_catalogue, load_plans
 from indicators.measure import load_outcome_groups, load_population, outcome_labels
-from pipelines.areas import force_areas, load_lookup
+from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.batch import BatchOutcome
 from pipelines.db import Database, connect
 from pipelines.health import record_health
 from pipelines.sources import active_catalogue, configured
 from pipelines.sync import sync_all
-from safer import stopping
+from safer import faults, stopping
 from safer.assess import Assessment, assess, record_unit, report_missing
 from safer.config import Settings, smtp_password
 from safer.errors import ConfigError
@@ -106,6 +106,7 @@ def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = 
             [run_id, as_of, clock()],
         )
         report = _run_stages(db, settings, catalogue, plans, run_id, as_of, clock, parts or Parts())
+        faults.point("run.finishing")
         summary = _summary(report)
         db.execute(
             "UPDATE runs SET finished_at = ?, exit_code = ?, status = ?, summary = ? "
@@ -154,6 +155,7 @@ def _run_stages(
     parts: Parts,
 ) -> RunReport:
     load_lookup(db)
+    load_forces(db)
     areas = force_areas(db, settings.force.pfa_code)
     logger.info("areas: %s", ", ".join(a.name for a in areas))
     load_outcome_groups(db)

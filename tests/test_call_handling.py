@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 
 from indicators.definitions import load_catalogue
 from indicators.measure import measure
-from pipelines.areas import force_areas, load_lookup
+from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.batch import BatchOutcome, SourceContext, sync_source
 from pipelines.call_handling import CALL_HANDLING
 from pipelines.db import connect
@@ -35,6 +35,7 @@ def _settings(tmp_path: Path, location: str, files: str = "") -> Settings:
 def _sync(settings: Settings, clock: Clock) -> list[BatchOutcome]:
     with connect(settings.database.path) as db:
         load_lookup(db)
+        load_forces(db)
         force_areas(db, settings.force.pfa_code)
         return sync_source(db, CALL_HANDLING, SourceContext(settings, "run-1", AS_OF, clock))
 

@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 from indicators.definitions import load_catalogue
 from indicators.evaluate import Measured
 from indicators.measure import measure
-from pipelines.areas import force_areas, load_lookup
+from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.batch import BatchOutcome, SourceContext, sync_source
 from pipelines.db import connect
 from pipelines.defra_flytipping import DEFRA_FLYTIPPING
@@ -94,6 +94,7 @@ def _settings(folder: Path, location: str) -> Settings:
 def _sync(settings: Settings, clock: Clock) -> list[BatchOutcome]:
     with connect(settings.database.path) as db:
         load_lookup(db)
+        load_forces(db)
         force_areas(db, settings.force.pfa_code)
         return sync_source(db, DEFRA_FLYTIPPING, SourceContext(settings, "run-1", AS_OF, clock))
 

@@ -13,7 +13,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from indicators.measure import outcome_labels
-from pipelines.areas import force_areas, load_lookup
+from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.batch import BatchOutcome, SourceContext, sync_source
 from pipelines.db import Database, connect
 from pipelines.police_uk import STREET as STREET_FILES
@@ -33,6 +33,7 @@ def _settings(tmp_path: Path, base_url: str, months: list[str] | None = None) ->
 def _sync(settings: Settings, clock: Clock, as_of: dt.date = AS_OF) -> list[BatchOutcome]:
     with connect(settings.database.path) as db:
         load_lookup(db)
+        load_forces(db)
         force_areas(db, settings.force.pfa_code)
         ctx = SourceContext(settings, "run-test", as_of, clock, outcome_labels())
         return sync_source(db, STREET_FILES, ctx)

@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 
 from indicators.definitions import load_catalogue
 from indicators.measure import load_outcome_groups, measure, outcome_labels
-from pipelines.areas import force_areas, load_lookup
+from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.batch import BatchOutcome
 from pipelines.db import connect
 from pipelines.http import RateLimiter
@@ -46,6 +46,7 @@ def _settings(tmp_path: Path, base_url: str, extra: str) -> Settings:
 def _sync(settings: Settings, clock: Clock, as_of: dt.date) -> list[BatchOutcome]:
     with connect(settings.database.path) as db:
         load_lookup(db)
+        load_forces(db)
         force_areas(db, FORCE)
         load_outcome_groups(db)
         return sync_all(db, settings, "run-1", as_of, clock, outcome_labels())

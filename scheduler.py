@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit 1 when something needs attention"
     )
     _add_config(status)
+    _add_backfill(commands)
     export = commands.add_parser("export", help="write the computed observations as CSV")
     _add_config(export)
     export.add_argument("--out", type=Path, help="CSV file to write (default standard output)")
@@ -79,6 +80,31 @@ def _parser() -> argparse.ArgumentParser:
     _add_quarantine(commands)
     _add_digest(commands)
     return parser
+
+
+def _add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backfill = commands.add_parser(
+        "backfill",
+        help="load many months of data.police.uk street and outcomes files, for this force or "
+        "all, fast (bulk checks, one transaction per month)",
+    )
+    backfill.add_argument("--from", dest="first", required=True, metavar="YYYY-MM")
+    backfill.add_argument("--to", dest="last", required=True, metavar="YYYY-MM")
+    backfill.add_argument(
+        "--forces",
+        default=None,
+        metavar="all|SLUG,...",
+        help="data.police.uk force slugs, or all (default: the configured force)",
+    )
+    backfill.add_argument(
+        "--jobs", type=int, default=4, help="files downloaded at once over HTTP (default 4)"
+    )
+    backfill.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="then measure and evaluate every indicator for every partnership and force",
+    )
+    _add_config(backfill)
 
 
 def _add_digest(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -185,6 +211,11 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return commands.schedule_command(settings, args.config)
     if args.command == "status":
         return commands.status_command(settings, args.json, args.check)
+    if args.command == "backfill":
+        stopping.install()
+        return commands.backfill_command(
+            settings, args.first, args.last, args.forces, args.jobs, args.evaluate
+        )
     if args.command == "export":
         return commands.export_command(settings, args.out)
     if args.command == "digest":

@@ -19,6 +19,7 @@ __all__ = [
     "TABLE_RULES",
     "UnexpectedRows",
     "ValuesInSet",
+    "rows_where",
 ]
 
 
@@ -69,6 +70,16 @@ class UnexpectedRows:
     """Rows returned by ``query`` fail; ``{batch}`` stands for the table, braces doubled."""
 
     query: str
+    condition: str | None = None
+    """The same rows as a condition on one row of the batch (braces doubled too), when the
+    check is that simple: then many files can be checked in one pass (``checks.bulk``)."""
+
+
+def rows_where(condition: str, *columns: str) -> UnexpectedRows:
+    """The rows meeting ``condition`` fail; a failure shows their record number and ``columns``.
+    Column names are quoted here; the condition is SQL written by the suite."""
+    shown = ", ".join(["record_no", *(f'"{c}"' for c in columns)])
+    return UnexpectedRows(f"SELECT {shown} FROM {{batch}} WHERE {condition}", condition)
 
 
 @dataclass(frozen=True)

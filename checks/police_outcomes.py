@@ -15,8 +15,8 @@ from checks.models import (
     NotNull,
     RowCountBetween,
     Severity,
-    UnexpectedRows,
     ValuesInSet,
+    rows_where,
 )
 from safer.periods import month_label
 
@@ -59,38 +59,36 @@ def outcomes_suite(
             "month_is_file_month",
             error,
             f"every row's Month is {month}, the month the outcomes were recorded",
-            UnexpectedRows(
-                'SELECT record_no, "Month" FROM {batch} '
-                f"WHERE \"Month\" IS DISTINCT FROM '{month}'"
-            ),
+            rows_where(f"\"Month\" IS DISTINCT FROM '{month}'", "Month"),
         ),
         Check("outcome_present", error, "every row has an Outcome type", NotNull("Outcome type")),
         Check(
             "crime_id_format",
             error,
             "every row has a 64-character hexadecimal Crime ID (outcomes are of crimes, not ASB)",
-            UnexpectedRows(
-                'SELECT record_no, "Crime ID" FROM {batch} '
-                "WHERE NOT regexp_full_match(coalesce(\"Crime ID\", ''), '[0-9a-f]{{64}}')"
+            rows_where(
+                "NOT regexp_full_match(coalesce(\"Crime ID\", ''), '[0-9a-f]{{64}}')", "Crime ID"
             ),
         ),
         Check(
             "lsoa_code_format",
             error,
             "every LSOA code looks like E01nnnnnn or W01nnnnnn",
-            UnexpectedRows(
-                'SELECT record_no, "LSOA code" FROM {batch} WHERE "LSOA code" IS NOT NULL '
-                "AND NOT regexp_full_match(\"LSOA code\", '[EW]01[0-9]{{6}}')"
+            rows_where(
+                '"LSOA code" IS NOT NULL '
+                "AND NOT regexp_full_match(\"LSOA code\", '[EW]01[0-9]{{6}}')",
+                "LSOA code",
             ),
         ),
         Check(
             "coordinates_numeric",
             error,
             "Longitude and Latitude are numbers where given",
-            UnexpectedRows(
-                'SELECT record_no, "Longitude", "Latitude" FROM {batch} WHERE '
+            rows_where(
                 '("Longitude" IS NOT NULL AND TRY_CAST("Longitude" AS DOUBLE) IS NULL) OR '
-                '("Latitude" IS NOT NULL AND TRY_CAST("Latitude" AS DOUBLE) IS NULL)'
+                '("Latitude" IS NOT NULL AND TRY_CAST("Latitude" AS DOUBLE) IS NULL)',
+                "Longitude",
+                "Latitude",
             ),
         ),
         Check(

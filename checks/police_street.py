@@ -14,8 +14,8 @@ from checks.models import (
     NotNull,
     RowCountBetween,
     Severity,
-    UnexpectedRows,
     ValuesInSet,
+    rows_where,
 )
 from safer.periods import month_label
 
@@ -80,10 +80,7 @@ def street_suite(
             "month_is_file_month",
             error,
             f"every row's Month is {month}, the file's month",
-            UnexpectedRows(
-                'SELECT record_no, "Month" FROM {batch} '
-                f"WHERE \"Month\" IS DISTINCT FROM '{month}'"
-            ),
+            rows_where(f"\"Month\" IS DISTINCT FROM '{month}'", "Month"),
         ),
         Check("crime_type_present", error, "every row has a Crime type", NotNull("Crime type")),
         Check(
@@ -96,38 +93,38 @@ def street_suite(
             "asb_has_no_crime_id",
             error,
             "anti-social behaviour rows have no Crime ID (ASB incidents are not crimes)",
-            UnexpectedRows(
-                'SELECT record_no, "Crime ID" FROM {batch} '
-                f'WHERE "Crime type" = \'{ASB}\' AND "Crime ID" IS NOT NULL'
-            ),
+            rows_where(f'"Crime type" = \'{ASB}\' AND "Crime ID" IS NOT NULL', "Crime ID"),
         ),
         Check(
             "lsoa_code_format",
             error,
             "every LSOA code looks like E01nnnnnn or W01nnnnnn",
-            UnexpectedRows(
-                'SELECT record_no, "LSOA code" FROM {batch} WHERE "LSOA code" IS NOT NULL '
-                "AND NOT regexp_full_match(\"LSOA code\", '[EW]01[0-9]{{6}}')"
+            rows_where(
+                '"LSOA code" IS NOT NULL '
+                "AND NOT regexp_full_match(\"LSOA code\", '[EW]01[0-9]{{6}}')",
+                "LSOA code",
             ),
         ),
         Check(
             "coordinates_numeric",
             error,
             "Longitude and Latitude are numbers where given",
-            UnexpectedRows(
-                'SELECT record_no, "Longitude", "Latitude" FROM {batch} WHERE '
+            rows_where(
                 '("Longitude" IS NOT NULL AND TRY_CAST("Longitude" AS DOUBLE) IS NULL) OR '
-                '("Latitude" IS NOT NULL AND TRY_CAST("Latitude" AS DOUBLE) IS NULL)'
+                '("Latitude" IS NOT NULL AND TRY_CAST("Latitude" AS DOUBLE) IS NULL)',
+                "Longitude",
+                "Latitude",
             ),
         ),
         Check(
             "crime_id_format",
             warning,
             "crimes other than ASB have a 64-character hexadecimal Crime ID",
-            UnexpectedRows(
-                'SELECT record_no, "Crime ID", "Crime type" FROM {batch} '
-                f"WHERE \"Crime type\" <> '{ASB}' AND NOT "
-                "regexp_full_match(coalesce(\"Crime ID\", ''), '[0-9a-f]{{64}}')"
+            rows_where(
+                f"\"Crime type\" <> '{ASB}' AND NOT "
+                "regexp_full_match(coalesce(\"Crime ID\", ''), '[0-9a-f]{{64}}')",
+                "Crime ID",
+                "Crime type",
             ),
         ),
         Check(

@@ -10,13 +10,21 @@ kept and counted as outside the area, never dropped.
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 from pipelines.db import Database, reference_changed
 from safer.errors import ConfigError
 
-__all__ = ["Area", "LAD_FROM_LSOA_NAME_SQL", "force_areas", "load_forces", "load_lookup"]
+__all__ = [
+    "Area",
+    "LAD_FROM_LSOA_NAME_SQL",
+    "force_areas",
+    "forces_areas",
+    "load_forces",
+    "load_lookup",
+]
 
 LOOKUP_FILE = "lad_csp_pfa_2017.csv"
 
@@ -64,6 +72,25 @@ def load_forces(db: Database) -> dict[str, str]:
 
 def force_areas(db: Database, pfa_code: str) -> list[Area]:
     """The force and its CSPs, force first; also written to ``areas``. Raises ConfigError."""
+    return forces_areas(db, [pfa_code])
+
+
+def forces_areas(db: Database, pfa_codes: Sequence[str]) -> list[Area]:
+    """Each force, then its CSPs, for every force given (a national database evaluates them
+    all at once); written to ``areas`` in place of what it held. Raises ConfigError."""
+    areas: list[Area] = []
+    rows: list[tuple[str, str, str, str]] = []
+    for pfa_code in pfa_codes:
+        found = _areas_of(db, pfa_code)
+        areas += found
+        rows += [(a.code, a.name, a.type, pfa_code) for a in found]
+    with db.transaction():
+        db.execute("DELETE FROM areas")
+        db.executemany("INSERT INTO areas VALUES (?, ?, ?, ?)", rows)
+    return areas
+
+
+def _areas_of(db: Database, pfa_code: str) -> list[Area]:
     csps = db.rows(
         "SELECT DISTINCT csp_code, csp_name, pfa_name FROM lad_lookup WHERE pfa_code = ? "
         "ORDER BY csp_name",
@@ -73,10 +100,4 @@ def force_areas(db: Database, pfa_code: str) -> list[Area]:
         raise ConfigError(f"force.pfa_code: {pfa_code} is not a police force area in {LOOKUP_FILE}")
     areas = [Area(pfa_code, csps[0][2], "force")]
     areas += [Area(code, name, "csp") for code, name, _ in csps]
-    with db.transaction():
-        db.execute("DELETE FROM areas")
-        db.executemany(
-            "INSERT INTO areas VALUES (?, ?, ?, ?)",
-            [(a.code, a.name, a.type, pfa_code) for a in areas],
-        )
     return areas

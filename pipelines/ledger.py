@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from checks.models import CheckResult, Severity
 from pipelines.db import Database
 
-__all__ = ["LedgerEntry", "record_checks", "record_ledger", "record_quarantine"]
+__all__ = [
+    "LedgerEntry",
+    "record_checks",
+    "record_checks_many",
+    "record_ledger",
+    "record_ledgers",
+    "record_quarantine",
+]
 
 
 @dataclass(frozen=True)
@@ -54,40 +61,56 @@ class LedgerEntry:
 
 
 def record_ledger(db: Database, entry: LedgerEntry) -> None:
-    db.execute(
+    record_ledgers(db, [entry])
+
+
+def record_ledgers(db: Database, entries: Sequence[LedgerEntry]) -> None:
+    """Many ledger rows in one statement (a national month has one per force)."""
+    db.executemany(
         "INSERT OR REPLACE INTO load_ledger (batch_id, run_id, source, period, url, file_path, "
         "content_hash, rows, outside_area_rows, status, error, revision_of, etag, last_modified, "
         "started_at, finished_at, released_batch, actor, note, slot, periods, force_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            entry.batch_id,
-            entry.run_id,
-            entry.source,
-            entry.period,
-            entry.url,
-            entry.file_path,
-            entry.content_hash,
-            entry.rows,
-            entry.outside_area_rows,
-            entry.status,
-            entry.error,
-            entry.revision_of,
-            entry.etag,
-            entry.last_modified,
-            entry.started_at,
-            entry.finished_at,
-            entry.released_batch,
-            entry.actor,
-            entry.note,
-            entry.slot,
-            list(entry.periods),
-            entry.force_id,
-        ],
+        [_ledger_row(entry) for entry in entries],
     )
 
 
+def _ledger_row(entry: LedgerEntry) -> list[object]:
+    return [
+        entry.batch_id,
+        entry.run_id,
+        entry.source,
+        entry.period,
+        entry.url,
+        entry.file_path,
+        entry.content_hash,
+        entry.rows,
+        entry.outside_area_rows,
+        entry.status,
+        entry.error,
+        entry.revision_of,
+        entry.etag,
+        entry.last_modified,
+        entry.started_at,
+        entry.finished_at,
+        entry.released_batch,
+        entry.actor,
+        entry.note,
+        entry.slot,
+        list(entry.periods),
+        entry.force_id,
+    ]
+
+
 def record_checks(db: Database, batch_id: str, suite: str, results: Sequence[CheckResult]) -> None:
-    db.execute("DELETE FROM check_results WHERE batch_id = ?", [batch_id])
+    record_checks_many(db, suite, {batch_id: results})
+
+
+def record_checks_many(
+    db: Database, suite: str, results: Mapping[str, Sequence[CheckResult]]
+) -> None:
+    """Each batch's check results, replacing any it had, in two statements."""
+    db.execute("DELETE FROM check_results WHERE list_contains(?, batch_id)", [list(results)])
     db.executemany(
         "INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -101,7 +124,8 @@ def record_checks(db: Database, batch_id: str, suite: str, results: Sequence[Che
                 r.unexpected_count,
                 None if r.success else r.message,
             )
-            for r in results
+            for batch_id, found in results.items()
+            for r in found
         ],
     )
 

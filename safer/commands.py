@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "backup_command",
+    "backfill_command",
     "digest_command",
     "doctor_command",
     "export_command",
@@ -178,6 +179,27 @@ def backup_command(settings: Settings, out: Path) -> int:
     from safer import doctor
 
     return doctor.backup_command(settings, out, now)
+
+
+def backfill_command(
+    settings: Settings,
+    first: str,
+    last: str,
+    forces: str | None,
+    jobs: int,
+    evaluate: bool,
+) -> int:
+    """``safer backfill``: months of street and outcomes files, under the run lock."""
+    from safer.backfill import backfill
+    from safer.job import ExitCode
+    from safer.lock import Busy, run_lock
+
+    try:
+        with run_lock(settings.paths.data_dir, "safer backfill", now()):
+            return backfill(settings, first, last, forces, jobs, evaluate, now)
+    except Busy as exc:
+        logger.warning("%s", exc)
+        return int(ExitCode.BUSY)
 
 
 def export_command(settings: Settings, out: Path | None) -> int:

@@ -1,0 +1,200 @@
+"""``safer backfill``: many forces' months in bulk, checked, idempotent, a bad file costing only
+its own force and month; then every force evaluated at once. Real files in the published layout
+(``bench.generate``), real DuckDB files."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from indicators.definitions import load_catalogue, load_plans
+from pipelines.areas import load_forces
+from pipelines.db import connect
+from safer.backfill import backfill
+from safer.config import Settings, load_config
+from safer.national import evaluate_forces
+from tests.conftest import ROOT
+
+Clock = Callable[[], dt.datetime]
+FORCES = "cheshire,merseyside"
+MONTHS = ("2025-05", "2025-06")
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two months of two forces' street and outcomes files, as data.police.uk lays them out."""
+    out = tmp_path_factory.mktemp("published")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.generate",
+            "--out",
+            str(out),
+            "--months",
+            "2",
+            "--end",
+            MONTHS[-1],
+            "--forces",
+            FORCES,
+            "--seed",
+            "3",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def _settings(tmp_path: Path, data: Path) -> Settings:
+    config = tmp_path / "safer.toml"
+    config.write_text(
+        f"""
+[database]
+path = "safer.duckdb"
+[paths]
+data_dir = "var"
+[force]
+id = "cheshire"
+pfa_code = "E23000006"
+name = "Cheshire Constabulary"
+[sources.police_uk_street]
+base_url = "{data}"
+months = ["{MONTHS[0]}:{MONTHS[-1]}"]
+[sources.police_uk_outcomes]
+base_url = "{data}"
+months = ["{MONTHS[0]}:{MONTHS[-1]}"]
+""",
+        encoding="utf-8",
+    )
+    return load_config(config)
+
+
+def _file_rows(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))[1:]
+
+
+def test_it_loads_every_forces_months_exactly_as_published(
+    tmp_path: Path, published: Path, clock: Clock
+) -> None:
+    settings = _settings(tmp_path, published)
+
+    assert backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock) == 0
+
+    with connect(settings.database.path) as db:
+        for month in MONTHS:
+            for force in FORCES.split(","):
+                path = published / month / f"{month}-{force}-street.csv"
+                rows = _file_rows(path)
+                stored = db.rows(
+                    "SELECT record_no, crime_id, lsoa_name FROM police_street "
+                    "WHERE force_id = ? AND period = ? ORDER BY record_no",
+                    [force, dt.date.fromisoformat(f"{month}-01")],
+                )
+                assert len(stored) == len(rows)
+                assert [(r[0], r[1], r[2]) for r in stored] == [
+                    (n, row[0] or None, row[8] or None) for n, row in enumerate(rows, start=1)
+                ], "every row, numbered as its line in the file"
+        ledger = db.rows("SELECT source, force_id, status FROM load_ledger ORDER BY ALL")
+        periods = db.scalar("SELECT count(*) FROM force_periods")
+        own = db.rows("SELECT source, period FROM source_periods ORDER BY ALL")
+    assert Counter(status for *_, status in ledger) == {"loaded": 8}
+    assert periods == 8, "two sources × two forces × two months"
+    assert [period for _, period in own] == [dt.date(2025, 5, 1), dt.date(2025, 6, 1)] * 2
+
+
+def test_a_second_backfill_changes_nothing_and_a_normal_run_sees_the_months_loaded(
+    tmp_path: Path, published: Path, clock: Clock
+) -> None:
+    settings = _settings(tmp_path, published)
+    backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
+    with connect(settings.database.path) as db:
+        before = db.rows("SELECT * FROM load_ledger ORDER BY batch_id")
+        rows = db.scalar("SELECT count(*) FROM police_street")
+
+    assert backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock) == 0
+
+    with connect(settings.database.path) as db:
+        assert db.rows("SELECT * FROM load_ledger ORDER BY batch_id") == before
+        assert db.scalar("SELECT count(*) FROM police_street") == rows
+
+
+def test_a_bad_file_is_quarantined_and_costs_only_its_force_and_month(
+    tmp_path: Path, published: Path, clock: Clock
+) -> None:
+    data = tmp_path / "published"
+    shutil.copytree(published, data)
+    bad = data / MONTHS[1] / f"{MONTHS[1]}-merseyside-street.csv"
+    lines = bad.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[3] = lines[3].replace(f",{MONTHS[1]},", ",2025-13,", 1)
+    bad.write_text("".join(lines), encoding="utf-8")
+    settings = _settings(tmp_path, data)
+
+    code = backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
+
+    assert code == 3
+    with connect(settings.database.path) as db:
+        held = db.rows(
+            "SELECT l.force_id, l.period, q.check_id, q.sample FROM load_ledger l "
+            "JOIN quarantine q USING (batch_id)"
+        )
+        loaded = db.rows("SELECT force_id, period FROM police_street GROUP BY ALL ORDER BY ALL")
+    assert [(f, p, c) for f, p, c, _ in held] == [
+        ("merseyside", dt.date(2025, 6, 1), "month_is_file_month")
+    ]
+    assert '"record_no": 3' in held[0][3] and "2025-13" in held[0][3], "names the row"
+    assert ("merseyside", dt.date(2025, 6, 1)) not in loaded
+    assert len(loaded) == 3, "every other force-month loaded"
+
+
+def test_every_force_is_evaluated_at_once_and_agrees_with_a_count_of_the_files(
+    tmp_path: Path, published: Path, clock: Clock
+) -> None:
+    settings = _settings(tmp_path, published)
+    backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
+    catalogue = load_catalogue()
+    with connect(settings.database.path) as db:
+        forces = {f: pfa for f, pfa in load_forces(db).items() if f in FORCES.split(",")}
+        found = evaluate_forces(
+            db,
+            settings,
+            catalogue,
+            load_plans(None, catalogue),
+            forces,
+            ["police_uk_street"],
+            "test",
+        )
+        lookup = dict(db.rows("SELECT lower(lad_name), csp_code FROM lad_lookup"))
+        pfa_of_csp = dict(db.rows("SELECT csp_code, pfa_code FROM lad_lookup"))
+    counts: Counter[str] = Counter()
+    for force in FORCES.split(","):
+        for month in MONTHS:
+            for row in _file_rows(published / month / f"{month}-{force}-street.csv"):
+                csp = lookup.get(row[8].rsplit(" ", 1)[0].lower()) if row[8] else None
+                if row[9] == "Anti-social behaviour" and csp and pfa_of_csp[csp] == forces[force]:
+                    counts[csp] += 1
+    asb = {
+        e.area_code: e.months_loaded
+        for e in found.evaluations
+        if e.indicator_id == "asb_incidents" and e.period_start == dt.date(2025, 4, 1)
+    }
+    values = {
+        e.area_code: e.value
+        for e in found.evaluations
+        if e.indicator_id == "asb_incidents" and e.period_start == dt.date(2025, 4, 1)
+    }
+    assert set(counts) <= set(values)
+    assert all(values[csp] == counts[csp] for csp in counts)
+    assert values["E23000006"] == sum(n for c, n in counts.items() if pfa_of_csp[c] == "E23000006")
+    assert set(asb.values()) == {2}, "May and June of 2025/26 Q1: incomplete, not judged"
+    assert {e.area_code for e in found.evaluations} >= {"E23000006", forces["merseyside"]}

@@ -58,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write the computed observations as CSV")
     _add_config(export)
     export.add_argument("--out", type=Path, help="CSV file to write (default standard output)")
+    export.add_argument(
+        "--parquet",
+        type=Path,
+        metavar="DIR",
+        help="instead, the source tables as Parquet partitioned by force and month, and the "
+        "figures, for other engines to read",
+    )
     doctor = commands.add_parser(
         "doctor",
         help="check the database file: who holds it, damage, schema version, consistency; "
@@ -217,7 +224,7 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
             settings, args.first, args.last, args.forces, args.jobs, args.evaluate
         )
     if args.command == "export":
-        return commands.export_command(settings, args.out)
+        return commands.export_command(settings, args.out, args.parquet)
     if args.command == "digest":
         return commands.digest_command(settings, args)
     if args.command == "doctor":

@@ -202,10 +202,18 @@ def backfill_command(
         return int(ExitCode.BUSY)
 
 
-def export_command(settings: Settings, out: Path | None) -> int:
+def export_command(settings: Settings, out: Path | None, parquet: Path | None = None) -> int:
     from indicators.export import export_observations
     from pipelines.db import connect
 
+    if parquet is not None:
+        from pipelines.parquet import export_parquet
+
+        with connect(settings.database.path) as db:
+            counts = export_parquet(db, parquet)
+        shown = ", ".join(f"{table} {rows:,}" for table, rows in counts.items())
+        logger.info("exported to %s: %s rows", parquet, shown)
+        return 0
     with connect(settings.database.path) as db:
         if out is None:
             count = export_observations(db, sys.stdout)

@@ -198,3 +198,47 @@ def test_every_force_is_evaluated_at_once_and_agrees_with_a_count_of_the_files(
     assert values["E23000006"] == sum(n for c, n in counts.items() if pfa_of_csp[c] == "E23000006")
     assert set(asb.values()) == {2}, "May and June of 2025/26 Q1: incomplete, not judged"
     assert {e.area_code for e in found.evaluations} >= {"E23000006", forces["merseyside"]}
+
+
+def test_the_parquet_export_is_partitioned_by_force_and_month_and_reads_back_whole(
+    tmp_path: Path, published: Path, clock: Clock
+) -> None:
+    import duckdb
+
+    settings = _settings(tmp_path, published)
+    backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
+    out = tmp_path / "export"
+    config = tmp_path / "safer.toml"
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scheduler",
+            "export",
+            "--parquet",
+            str(out),
+            "--config",
+            str(config),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert (out / "police_street" / "force_id=merseyside" / "file_month=2025-06").is_dir()
+    with connect(settings.database.path) as db:
+        expected = db.rows(
+            "SELECT force_id, strftime(period, '%Y-%m'), count(*) FROM police_street "
+            "GROUP BY ALL ORDER BY ALL"
+        )
+    con = duckdb.connect()
+    got = con.execute(
+        "SELECT force_id, file_month, count(*) FROM read_parquet(?, hive_partitioning = true) "
+        "GROUP BY ALL ORDER BY ALL",
+        [str(out / "police_street" / "**" / "*.parquet")],
+    ).fetchall()
+    assert got == expected
+    assert (out / "observations.parquet").is_file()

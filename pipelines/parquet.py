@@ -1,0 +1,49 @@
+"""``safer export --parquet DIR``: the loaded source tables as Parquet, partitioned by force and
+month, and the figures beside them, for an engine that is not safer (DuckDB, Spark, Trino,
+pandas) to read across forces without opening the database.
+
+    DIR/police_street/force_id=cheshire/file_month=2025-06/data_0.parquet
+    DIR/observations.parquet, DIR/evaluations.parquet
+
+Each data.police.uk table is written with hive partitioning, so a reader that filters on force
+or month reads only those files; the figures are small and go in one file each. Written into a
+new folder and swapped in, so a reader never sees half an export.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pipelines.db import Database
+
+__all__ = ["PARTITIONED", "export_parquet"]
+
+PARTITIONED = ("police_street", "police_outcomes", "police_stop_search")
+_WHOLE = ("observations", "evaluations", "load_ledger", "areas")
+
+
+def export_parquet(db: Database, out: Path) -> dict[str, int]:
+    """Write every table; returns rows per table. Raises DatabaseError on a failed write."""
+    temp = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir(parents=True)
+    counts: dict[str, int] = {}
+    for table in PARTITIONED:
+        counts[table] = int(db.scalar(f"SELECT count(*) FROM {table}"))
+        if counts[table]:
+            db.execute(
+                f"COPY (SELECT *, strftime(period, '%Y-%m') AS file_month FROM {table}) "
+                f"TO '{_quote(temp / table)}' (FORMAT PARQUET, PARTITION_BY (force_id, file_month))"
+            )
+    for table in _WHOLE:
+        counts[table] = int(db.scalar(f"SELECT count(*) FROM {table}"))
+        db.execute(f"COPY {table} TO '{_quote(temp / table)}.parquet' (FORMAT PARQUET)")
+    if out.exists():
+        shutil.rmtree(out)
+    temp.replace(out)
+    return counts
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -281,6 +281,12 @@ def test_the_operator_is_emailed_when_a_source_fails(
     second = run(settings, dt.date(2025, 2, 21), clock)
 
     assert first.exit_code == second.exit_code == ExitCode.JOB_ERROR
+    # The failing source did not stop the others: the street month loaded, and the digest went.
+    assert [(b.source, b.outcome) for b in first.batches] == [
+        ("police_uk_street", "loaded"),
+        ("call_handling", "failed"),
+    ]
+    assert any("lead@example.org" in m["To"] for m in messages)
     alerts = [m for m in messages if m["To"] == "ops@example.org"]
     subjects = [m["Subject"] for m in alerts]
     assert subjects == [

@@ -21,26 +21,28 @@ Conventions (docs: /work/shared/docs/domain-research.md, "§" below):
 - Icons (§1.4, §1.5): the variation icon comes from the last point only; assurance compares the
   target with the latest partition's limits using the NHSE SQL boundary (on a limit is pass/fail).
 
-Arithmetic is exact (``fractions.Fraction`` over the input floats and the decimal constants), so
-"on the mean" and "on the limit" mean exactly that, and the flags do not change when the series is
-scaled or shifted. Floats are returned.
+Arithmetic is exact (the input floats scaled to whole numbers, the constants as fractions, every
+rule an integer comparison), so "on the mean" and "on the limit" mean exactly that, and the flags
+do not change when the series is scaled or shifted. Floats are returned.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise, takewhile
 from typing import Literal
 
 __all__ = ["Direction", "SpcPoint", "SpcResult", "SpcRules", "describe", "spc"]
 
-_LIMIT = Fraction("2.66")  # 3 / d2, d2 = 1.128 for subgroups of 2 (§1.1)
-_TWO_SIGMA = _LIMIT * 2 / 3
-_MR_SCREEN = Fraction("3.267")  # D4 for subgroups of 2 (§1.1)
+# 2.66 = 3 / d2 with d2 = 1.128 for subgroups of 2; the two-sigma lines are 2/3 of it; 3.267 is
+# D4 for subgroups of 2 (§1.1). Written as whole numbers, for the integer arithmetic below.
+_LIMIT = (266, 100)
+_MR_SCREEN = (3267, 1000)
 
 Direction = Literal["increase", "decrease", "neutral"]
 Signal = Literal["common_cause", "improvement", "concern", "neutral_high", "neutral_low"]
@@ -120,11 +122,39 @@ class SpcResult:
 
 @dataclass(frozen=True)
 class _Limits:
-    mean: Fraction
-    mean_mr: Fraction
+    """A partition's centre and lines, as whole numbers over a common denominator ``q``.
 
-    def line(self, width: Fraction) -> tuple[Fraction, Fraction]:
-        return self.mean + width * self.mean_mr, self.mean - width * self.mean_mr
+    The series is scaled to integers (``scale``) and every line is ``numerator / q``, so each
+    rule is an integer comparison: exact, and as fast as Python arithmetic gets. With baseline
+    sum ``S`` of ``n`` points and mean moving range ``M / k``: q = 300·n·k, centre = 300·k·S,
+    and the process and two-sigma offsets are 2.66 and (2/3)·2.66 mean MRs, that is 798·n·M and
+    532·n·M.
+    """
+
+    q: int
+    centre: int
+    process_offset: int
+    two_sigma_offset: int
+    scale: int
+
+    @property
+    def process(self) -> tuple[int, int]:
+        return self.centre + self.process_offset, self.centre - self.process_offset
+
+    @property
+    def two_sigma(self) -> tuple[int, int]:
+        return self.centre + self.two_sigma_offset, self.centre - self.two_sigma_offset
+
+    @functools.cached_property
+    def floats(self) -> tuple[float, float, float, float, float]:
+        """Mean, upper, lower, upper two-sigma and lower two-sigma, as the points carry them."""
+        d = self.q * self.scale
+        (upper, lower), (upper2, lower2) = self.process, self.two_sigma
+
+        def f(v: int) -> float:
+            return v / d  # int / int rounds correctly: the float nearest the exact value
+
+        return f(self.centre), f(upper), f(lower), f(upper2), f(lower2)
 
 
 def spc(
@@ -142,23 +172,33 @@ def spc(
     """
     if dates is not None and len(dates) != len(values):
         raise ValueError(f"{len(dates)} dates for {len(values)} values")
-    xs = [_exact(v, "values") for v in values]
+    ratios = [_ratio(v, "values") for v in values]
+    # Scaled to whole numbers (a float is a binary fraction, so a power of two does it): every
+    # comparison keeps its answer, and integer arithmetic is many times faster than fractions
+    # (a national run draws tens of thousands of charts).
+    scale = math.lcm(*(den for _, den in ratios)) if ratios else 1
+    xs = [num * (scale // den) for num, den in ratios]
     parts = _partitions(len(xs), recalculate_at)
     limits: list[_Limits | None] = []
     for part in parts:
         enough = len(part) >= rules.minimum_points
-        limits += [_limits(xs[part.start : part.stop], rules) if enough else None] * len(part)
-    points = tuple(_points(xs, parts, limits, rules, direction))
-    if dates is not None:
-        points = tuple(replace(p, date=d) for p, d in zip(points, dates, strict=True))
+        found = _limits(xs[part.start : part.stop], rules, scale) if enough else None
+        limits += [found] * len(part)
+    points = tuple(_points(xs, parts, limits, rules, direction, scale, dates))
     latest = limits[-1] if limits else None
     return SpcResult(
         points=points,
         variation=_variation(points[-1].signal if latest else None, direction),
-        assurance=_assurance(target, direction, latest),
+        assurance=_assurance(target, direction, latest, scale),
         rules=rules,
         partition_start=parts[-1].start if parts else 0,
     )
+
+
+def _ratio(value: float, name: str) -> tuple[int, int]:
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value).as_integer_ratio()
 
 
 def _exact(value: float, name: str) -> Fraction:
@@ -175,27 +215,41 @@ def _partitions(n: int, recalculate_at: Collection[int]) -> list[range]:
     return [range(a, b) for a, b in pairwise(cuts) if b > a]
 
 
-def _limits(xs: Sequence[Fraction], rules: SpcRules) -> _Limits:
+def _limits(xs: Sequence[int], rules: SpcRules, scale: int) -> _Limits:
     """Mean and mean MR of the baseline (the whole partition unless ``baseline_points``)."""
     base = xs[: rules.baseline_points] if rules.baseline_points else xs
     mrs = [abs(b - a) for a, b in pairwise(base)]
-    mean_mr = sum(mrs, Fraction(0)) / len(mrs)
+    total, k = sum(mrs), len(mrs)
     # An all-zero MR list has nothing to screen (and screening would drop every MR).
-    if rules.screen_moving_ranges and mean_mr > 0:
-        kept = [mr for mr in mrs if mr < _MR_SCREEN * mean_mr]
-        mean_mr = sum(kept, Fraction(0)) / len(kept)
-    return _Limits(mean=sum(base, Fraction(0)) / len(base), mean_mr=mean_mr)
+    if rules.screen_moving_ranges and total > 0:
+        # mr < 3.267 × total / k, multiplied out
+        kept = [mr for mr in mrs if mr * k * _MR_SCREEN[1] < _MR_SCREEN[0] * total]
+        total, k = sum(kept), len(kept)
+    n = len(base)
+    width, per = _LIMIT
+    # q = 300·n·k; the centre S/n and the offsets w·total/k, each multiplied by q.
+    return _Limits(
+        q=3 * per * n * k,
+        centre=3 * per * k * sum(base),
+        process_offset=3 * width * n * total,
+        two_sigma_offset=2 * width * n * total,
+        scale=scale,
+    )
 
 
 def _points(
-    xs: Sequence[Fraction],
+    xs: Sequence[int],
     parts: Sequence[range],
     limits: Sequence[_Limits | None],
     rules: SpcRules,
     direction: Direction,
+    scale: int,
+    dates: Sequence[dt.date] | None,
 ) -> list[SpcPoint]:
     n = len(xs)
-    outside = [_beyond(x, lim, _LIMIT) if lim else 0 for x, lim in zip(xs, limits, strict=True)]
+    outside = [
+        _beyond(x * lim.q, lim.process) if lim else 0 for x, lim in zip(xs, limits, strict=True)
+    ]
     # Trends cross partitions (NHSE v2.6, §1.2) but are not reported where there are no limits.
     trend = [
         s if lim else 0 for s, lim in zip(_trend_sides(xs, rules.trend_points), limits, strict=True)
@@ -211,20 +265,23 @@ def _points(
             two[part.start : part.stop] = _two_of_three_sides(seg, lim)
     starts = {part.start for part in parts}
     mrs = [None if i in starts else abs(xs[i] - xs[i - 1]) for i in range(n)]
+    when = dates if dates is not None else [None] * n
+    style = (direction, scale)
     return [
-        _point(xs[i], mrs[i], limits[i], (outside[i], trend[i], two[i], shift[i]), direction)
+        _point(xs[i], mrs[i], limits[i], (outside[i], trend[i], two[i], shift[i]), style, when[i])
         for i in range(n)
     ]
 
 
-def _sign(x: Fraction) -> int:
+def _sign(x: int) -> int:
     return (x > 0) - (x < 0)
 
 
-def _beyond(x: Fraction, lim: _Limits, width: Fraction) -> int:
-    """+1 strictly above the upper line of ``width`` mean MRs, -1 strictly below the lower."""
-    upper, lower = lim.line(width)
-    return 1 if x > upper else -1 if x < lower else 0
+def _beyond(xq: int, lines: tuple[int, int]) -> int:
+    """+1 strictly above the upper line, -1 strictly below the lower (``xq``: the value times
+    the limits' denominator)."""
+    upper, lower = lines
+    return 1 if xq > upper else -1 if xq < lower else 0
 
 
 def _runs(keys: Sequence[int], min_len: int) -> list[int]:
@@ -239,12 +296,12 @@ def _runs(keys: Sequence[int], min_len: int) -> list[int]:
     return marks
 
 
-def _shift_sides(xs: Sequence[Fraction], lim: _Limits, points: int) -> list[int]:
+def _shift_sides(xs: Sequence[int], lim: _Limits, points: int) -> list[int]:
     # A point exactly on the mean has side 0, so it breaks the run (§1.2, both sources).
-    return _runs([_sign(x - lim.mean) for x in xs], points)
+    return _runs([_sign(x * lim.q - lim.centre) for x in xs], points)
 
 
-def _trend_sides(xs: Sequence[Fraction], points: int) -> list[int]:
+def _trend_sides(xs: Sequence[int], points: int) -> list[int]:
     """N points including endpoints = N-1 consecutive strict steps; a tie is a 0 step."""
     if not xs:
         return []
@@ -255,11 +312,11 @@ def _trend_sides(xs: Sequence[Fraction], points: int) -> list[int]:
     return [a or b for a, b in zip(arriving, leaving, strict=True)]
 
 
-def _two_of_three_sides(xs: Sequence[Fraction], lim: _Limits) -> list[int]:
+def _two_of_three_sides(xs: Sequence[int], lim: _Limits) -> list[int]:
     """Flag points beyond a two-sigma line when 2+ of 3 consecutive are, all on one side (§1.2)."""
-    sides = [_sign(x - lim.mean) for x in xs]
+    sides = [_sign(x * lim.q - lim.centre) for x in xs]
     # Points beyond the process limits count too (NHSE v2.6, unlike NHSRplotthedots).
-    beyond = [_beyond(x, lim, _TWO_SIGMA) for x in xs]
+    beyond = [_beyond(x * lim.q, lim.two_sigma) for x in xs]
     marks = [0] * len(xs)
     for w in range(len(xs) - 2):
         side = sides[w]
@@ -273,37 +330,36 @@ def _two_of_three_sides(xs: Sequence[Fraction], lim: _Limits) -> list[int]:
 
 
 def _point(
-    x: Fraction,
-    mr: Fraction | None,
+    x: int,
+    mr: int | None,
     lim: _Limits | None,
     sides: tuple[int, int, int, int],
-    direction: Direction,
+    style: tuple[Direction, int],
+    date: dt.date | None,
 ) -> SpcPoint:
-    """``sides`` is (outside, trend, two-of-three, shift), in label precedence order."""
-    upper, lower = lim.line(_LIMIT) if lim else (None, None)
-    upper2, lower2 = lim.line(_TWO_SIGMA) if lim else (None, None)
+    """``sides`` is (outside, trend, two-of-three, shift), in label precedence order; ``style``
+    the direction and the scale the values were multiplied by."""
+    direction, scale = style
+    mean, upper, lower, upper2, lower2 = lim.floats if lim else (None,) * 5
     # A point flagged both ways (e.g. a rising trend below the mean) takes the side of its
     # highest-precedence rule: outside limits > trend > two-of-three > shift, the NHSRplotthedots
     # label order (§1.2). NHSE instead lets each metric choose improvement or concern (§1.3).
     side = next((s for s in sides if s), 0)
     return SpcPoint(
-        value=float(x),
-        mean=_float(lim.mean if lim else None),
-        upper=_float(upper),
-        lower=_float(lower),
-        upper_two_sigma=_float(upper2),
-        lower_two_sigma=_float(lower2),
-        moving_range=_float(mr),
+        value=x / scale,
+        mean=mean,
+        upper=upper,
+        lower=lower,
+        upper_two_sigma=upper2,
+        lower_two_sigma=lower2,
+        moving_range=None if mr is None else mr / scale,
         outside_limits=bool(sides[0]),
         shift=bool(sides[3]),
         trend=bool(sides[1]),
         two_of_three=bool(sides[2]),
         signal=_signal(side, direction),
+        date=date,
     )
-
-
-def _float(x: Fraction | None) -> float | None:
-    return None if x is None else float(x)
 
 
 def _signal(side: int, direction: Direction) -> Signal:
@@ -332,14 +388,16 @@ def _variation(last: Signal | None, direction: Direction) -> Variation:
     return _VARIATION.get((last, direction), "common_cause")
 
 
-def _assurance(target: float | None, direction: Direction, lim: _Limits | None) -> Assurance:
+def _assurance(
+    target: float | None, direction: Direction, lim: _Limits | None, scale: int = 1
+) -> Assurance:
     """Target against the latest limits; on a limit is pass/fail (NHSE SQL v2.1+, §1.5)."""
     if target is None or direction == "neutral":
         return "no_target"
     if lim is None:
         return "not_enough_data"
-    t = _exact(target, "target")
-    upper, lower = lim.line(_LIMIT)
+    t = _exact(target, "target") * scale * lim.q
+    upper, lower = lim.process
     # Pass is tested first so a zero-width process sitting exactly on the target passes.
     passing, failing = (
         (t >= upper, t <= lower) if direction == "decrease" else (t <= lower, t >= upper)

@@ -41,8 +41,12 @@ __all__ = [
 
 DatabaseError = duckdb.Error
 
-_VALUES = re.compile(r"^(.*\bVALUES\s*)(\((?:\s*\?\s*,)*\s*\?\s*\))\s*$", re.IGNORECASE | re.DOTALL)
-_CHUNK = 250
+# INSERT [OR ...] INTO table [(columns)] VALUES (?, ..., ?): the one form executemany speeds up.
+_INSERT = re.compile(
+    r"^\s*(INSERT\s+(?:OR\s+\w+\s+)?INTO\s+([\w.]+)\s*(?:\(([^)]*)\))?\s*)"
+    r"VALUES\s*\((?:\s*\?\s*,)*\s*\?\s*\)\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 class Database:
@@ -69,18 +73,26 @@ class Database:
         return None if row is None else row[0]
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        """Run an ``INSERT ... VALUES (?, ...)`` for every row, in multi-row statements: DuckDB's
-        own executemany prepares and runs one statement per row, five times slower."""
+        """Run an ``INSERT ... VALUES (?, ...)`` for every row, as one statement over the
+        columns: each column goes in as one typed list parameter and ``unnest`` turns the lists
+        back into rows. DuckDB's own executemany prepares and runs one statement per row, and
+        multi-row VALUES binds every value separately; both are over 20 times slower (25,000
+        evaluations: 6 s against 0.25 s). Other statements run row by row."""
         if not rows:
             return
-        found = _VALUES.match(sql)
+        found = _INSERT.match(sql)
         if found is None:
             self._con.executemany(sql, rows)
             return
-        head, one = found.group(1), found.group(2)
-        for start in range(0, len(rows), _CHUNK):
-            part = rows[start : start + _CHUNK]
-            self._con.execute(head + ", ".join([one] * len(part)), [v for r in part for v in r])
+        head, table, named = found.group(1), found.group(2), found.group(3)
+        described = self._con.execute(f"DESCRIBE {table}").fetchall()
+        types = {name.lower(): kind for name, kind, *_ in described}
+        columns = [c.strip().lower() for c in named.split(",")] if named else list(types)
+        if any(len(row) != len(columns) for row in rows):
+            raise ValueError(f"{sql!r}: a row does not have {len(columns)} values")
+        lists = [list(column) for column in zip(*rows, strict=True)]
+        unnests = ", ".join(f"unnest(?::{types[c]}[])" for c in columns)
+        self._con.execute(f"{head}SELECT {unnests}", lists)
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:

@@ -134,11 +134,12 @@ def schedule_command(settings: Settings, config: Path) -> int:
 
 def status_command(settings: Settings, as_json: bool, check: bool) -> int:
     """Print the status (or its JSON); with ``check``, exit 1 when it needs attention."""
-    from pipelines.db import DatabaseError
+    from pipelines.db import DatabaseCorrupt, DatabaseError
     from safer.status import in_progress, read_snapshot, render
 
     running = in_progress(settings)
     found = None
+    damaged = None
     if running is None:
         try:
             found = _live_status(settings)
@@ -148,11 +149,19 @@ def status_command(settings: Settings, as_json: bool, check: bool) -> int:
                 settings.database.path,
                 exc,
             )
+            damaged = exc if isinstance(exc, DatabaseCorrupt) else None
     if found is None:
         found = read_snapshot(settings)
         if found is None:
             raise SaferError(f"{settings.database.path}: no status yet (no run has finished)")
         found["running"] = running
+    if damaged is not None:  # the snapshot predates the damage: not healthy, whatever it says
+        before = found.get("problems")
+        found["problems"] = [
+            f"{settings.database.path} is damaged and cannot be read: run `safer doctor`",
+            *(before if isinstance(before, list) else []),
+        ]
+        found["healthy"] = False
     print(json.dumps(found, indent=2, default=str) if as_json else "\n".join(render(found)))
     return 1 if check and not found["healthy"] else 0
 

@@ -288,6 +288,8 @@ def backup_command(settings: Settings, out: Path, now: Clock) -> int:
     print(f"backup: {made.path} ({made.size:,} bytes)")
     for name, count in made.tables:
         print(f"  {name}: {count:,} rows")
+    for note in made.report.notes:
+        print(f"note: {note}")
     if not made.report.healthy:
         print("\n".join(made.report.lines()))
         return 1

@@ -66,10 +66,8 @@ BASE_RETURNS = [f"call-handling-EXAMPLE-{m}.csv" for m in ("2024-10", "2024-11",
 ]
 RECIPIENTS = ("lead@example.org", "halton@example.org")
 FULL = os.environ.get("SAFER_CRASH_FULL") == "1"
+ONLY = os.environ.get("SAFER_CRASH_ONLY", "")  # run only scenarios whose name holds this
 WORKERS = max(2, min(4, os.cpu_count() or 2))
-
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
 
 # --- services -------------------------------------------------------------------------------
 
@@ -104,7 +102,7 @@ def services(served: Path, last_updated: str) -> Iterator[tuple[str, int, Mailbo
     mailbox = Mailbox()
     for attempt in range(5):
         port = free_port()
-        controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+        controller = Controller(mailbox, hostname="127.0.0.1", port=port, ready_timeout=30)
         try:
             controller.start()
             break
@@ -207,6 +205,22 @@ def safer_run(
     )
 
 
+def _normal(
+    ws: Workspace,
+    served: Path,
+    updated: str,
+    *,
+    as_of: str = AS_OF,
+    log: Path | None = None,
+    recipients: bool = True,
+) -> tuple[subprocess.CompletedProcess[str], list[Mail]]:
+    """One uninterrupted run with its own servers; what it printed and the mail it sent."""
+    with services(served, updated) as (base_url, port, mailbox):
+        ws.write_config(base_url, port, recipients=recipients)
+        done = safer_run(ws, as_of=as_of, log=log)
+    return done, mailbox.mails
+
+
 def data_rows(path: Path) -> int:
     """Records in a published CSV (gzipped or not), header excluded."""
     raw = path.read_bytes()
@@ -214,12 +228,14 @@ def data_rows(path: Path) -> int:
     return sum(1 for _ in csv.reader(io.StringIO(text))) - 1
 
 
-def revise(month: str, folder: Path) -> None:
-    """A revised publication of ``month``: the bundled file without its last 25 records."""
-    name = f"{month}-cheshire-street.csv"
-    lines = gzip.decompress((STREET / f"{name}.gz").read_bytes()).splitlines(keepends=True)
+def revise(month: str, folder: Path) -> Path:
+    """A revised publication of ``month`` in ``folder`` (served before the bundled files): the
+    bundled file without its last 25 records."""
+    name = f"{month}-cheshire-street.csv.gz"
+    lines = gzip.decompress((STREET / name).read_bytes()).splitlines(keepends=True)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.gz").write_bytes(gzip.compress(b"".join(lines[:-25]), mtime=0))
+    (folder / name).write_bytes(gzip.compress(b"".join(lines[:-25]), mtime=0))
+    return folder / name
 
 
 # --- what a finished run must leave ----------------------------------------------------------
@@ -261,9 +277,12 @@ class Bases:
     expected_loaded: State
     file_rows: dict[str, int]
     base_digests: frozenset[str]
+    reached_fetch: Counter[str]
+    """How often the run under test reaches each kill point from each base."""
+    reached_loaded: Counter[str]
 
 
-def _prepare(ws: Workspace, served: Path) -> None:
+def _prepare(ws: Workspace) -> None:
     """The new work a scenario's run finds: one more return (a revised street month and a new
     one are on the server)."""
     shutil.copy(CALLS / NEW_RETURN, ws.returns / NEW_RETURN)
@@ -273,54 +292,60 @@ def _prepare(ws: Workspace, served: Path) -> None:
 def bases(tmp_path_factory: pytest.TempPathFactory) -> Bases:
     root = tmp_path_factory.mktemp("crash")
     served = root / "served"
-    revise(REVISED, served / REVISED)
+    revised = revise(REVISED, served)
     fetch = Workspace(root / "fetch")
     fetch.returns.mkdir(parents=True)
     for name in BASE_RETURNS:
         shutil.copy(CALLS / name, fetch.returns / name)
-    with services(root / "nothing", BASE_UPDATED) as (base_url, port, _):
-        fetch.write_config(base_url, port)
-        done = safer_run(fetch, as_of=BASE_AS_OF)
-        assert done.returncode == 0, done.stderr[-3000:]
+    (root / "nothing").mkdir()
+    done, _ = _normal(fetch, root / "nothing", BASE_UPDATED, as_of=BASE_AS_OF)
+    assert done.returncode == 0, done.stderr[-3000:]
     base_digests = frozenset(d for d, *_ in read_state(fetch.db).digests)
     assert len(base_digests) == 2, "the base sent each recipient a digest"
 
-    # What an uninterrupted run of the scenario gives.
-    reference = fetch.copy_to(root / "reference")
-    _prepare(reference, served)
-    with services(served, UPDATED) as (base_url, port, mailbox):
-        reference.write_config(base_url, port)
-        done = safer_run(reference)
+    def reference() -> tuple[State, Counter[str]]:
+        """What an uninterrupted run of the scenario gives, and the points it reaches."""
+        ws = fetch.copy_to(root / "reference")
+        _prepare(ws)
+        done, mails = _normal(ws, served, UPDATED, log=root / "reference.log")
         assert done.returncode == 0, done.stderr[-3000:]
         assert "police_uk_street 2025-02 [2/3]: revised" in done.stderr
-    expected_fetch = read_state(reference.db)
-    assert len(expected_fetch.digests) - len(base_digests) == 2
-    assert len(mailbox.mails) == 2
+        assert len(mails) == 2
+        return read_state(ws.db), Counter((root / "reference.log").read_text().split())
 
-    loaded = fetch.copy_to(root / "loaded")
-    _prepare(loaded, served)
-    with services(served, UPDATED) as (base_url, port, _):
-        loaded.write_config(base_url, port, recipients=False)
-        done = safer_run(loaded)
+    def loaded() -> tuple[Workspace, State, Counter[str]]:
+        ws = fetch.copy_to(root / "loaded")
+        _prepare(ws)
+        done, _ = _normal(ws, served, UPDATED, recipients=False)
         assert done.returncode == 0, done.stderr[-3000:]
-    reference_loaded = loaded.copy_to(root / "reference-loaded")
-    with services(served, UPDATED) as (base_url, port, mailbox):
-        reference_loaded.write_config(base_url, port)
-        done = safer_run(reference_loaded)
+        again = ws.copy_to(root / "reference-loaded")
+        done, mails = _normal(again, served, UPDATED, log=root / "loaded.log")
         assert done.returncode == 0, done.stderr[-3000:]
-    expected_loaded = read_state(reference_loaded.db)
-    assert len(mailbox.mails) == 2
+        assert len(mails) == 2
+        return ws, read_state(again.db), Counter((root / "loaded.log").read_text().split())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.submit(reference), pool.submit(loaded)
+        expected_fetch, reached_fetch = first.result()
+        loaded_ws, expected_loaded, reached_loaded = second.result()
+    assert len(expected_fetch.digests) - len(base_digests) == 2
 
     file_rows = {
         f"police_uk_street {m}-01": data_rows(
-            served / m / f"{m}-cheshire-street.csv.gz"
-            if m == REVISED
-            else STREET / f"{m}-cheshire-street.csv.gz"
+            revised if m == REVISED else STREET / f"{m}-cheshire-street.csv.gz"
         )
         for m in ("2025-01", "2025-02", "2025-03")
     }
     return Bases(
-        fetch, loaded, served, expected_fetch, expected_loaded, file_rows, base_digests
+        fetch,
+        loaded_ws,
+        served,
+        expected_fetch,
+        expected_loaded,
+        file_rows,
+        base_digests,
+        reached_fetch,
+        reached_loaded,
     )
 
 
@@ -333,8 +358,12 @@ class Played:
     kills: int = 0
     runs: int = 0
     not_reached: int = 0
+    resent: int = 0
+    """Second copies the SMTP server received (reconciled hand-overs: same Message-ID)."""
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+    """Per run: ``spec killed`` or ``spec not reached``, then ``normal``."""
 
 
 def _spec(spec: str) -> tuple[str, int]:
@@ -352,7 +381,8 @@ def play(
     base = bases.fetch if start == "fetch" else bases.loaded
     expected = bases.expected_fetch if start == "fetch" else bases.expected_loaded
     ws = base.copy_to(folder)
-    _prepare(ws, bases.served) if start == "fetch" else None
+    if start == "fetch":
+        _prepare(ws)
     log = folder / "points.log"
     with services(bases.served, UPDATED) as (base_url, port, mailbox):
         ws.write_config(base_url, port)
@@ -362,6 +392,7 @@ def play(
             played.runs += 1
             point, n = _spec(spec)
             reached = Counter(log.read_text(encoding="utf-8").split()) if log.exists() else {}
+            played.outcomes.append(f"{spec} {'killed' if done.returncode == -9 else 'finished'}")
             if done.returncode == -9:
                 played.kills += 1
                 if f"safer.faults: SIGKILL at {point}:{n}" not in done.stderr:
@@ -383,6 +414,7 @@ def play(
                 f"the run after the kills exited {done.returncode}: {done.stderr[-2000:]}"
             )
         played.problems += _settled(ws, bases, expected, mailbox)
+        played.resent = len(mailbox.mails) - len({m.message_id for m in mailbox.mails})
     played.seconds = time.monotonic() - began
     return played
 
@@ -443,102 +475,126 @@ def _settled(ws: Workspace, bases: Bases, expected: State, mailbox: Mailbox) -> 
 
 # --- the scenarios --------------------------------------------------------------------------
 
-# How often each point is reached by the run under test from each base (checked below).
-REACHED_FETCH = {
-    "download.written": 8,  # street 2025-02 and 2025-03; the six returns copied from the folder
-    "batch.staged": 3,
-    "batch.checked": 3,
-    "promote.deleted": 3,
-    "promote.recorded": 3,
-    "promote.committed": 3,
-    "digest.rendered": 2,
-    "digest.stored": 2,
-    "smtp.sending": 2,
-    "smtp.accepted": 2,
-    "run.finishing": 1,
-}
-LOADED_POINTS = (
-    "evaluations.store",
-    "digest.rendered",
-    "digest.stored",
-    "smtp.sending",
-    "smtp.accepted",
-    "run.finishing",
+LOAD_POINTS = (
+    "download.written",
+    "batch.staged",
+    "batch.checked",
+    "promote.deleted",
+    "promote.recorded",
+    "promote.committed",
 )
+"""Reached while fetching and loading: killed from the ``fetch`` base."""
+LATE_POINTS = tuple(p for p in faults.POINTS if p not in LOAD_POINTS)
+"""Reached after loading: killed from the ``loaded`` base, so neither run needs the checks."""
+LOADED_POINTS = ("download.written", *LATE_POINTS)
+"""Reached from the ``loaded`` base: every return in the folder is copied in to be hashed."""
+
+Scenario = tuple[str, str, list[str]]
 
 
-def _singles() -> list[tuple[str, str, list[str]]]:
-    """One kill, then a normal run: each point at its first and last reaching, and in between
-    for the full set."""
-    found = []
-    for point, times in REACHED_FETCH.items():
-        if point in LOADED_POINTS:
-            continue
-        ns = range(1, times + 1) if FULL else sorted({1, 2, times})
-        found += [(f"fetch {point}:{n}", "fetch", [f"{point}:{n}"]) for n in ns]
-    for point in LOADED_POINTS:
-        times = EVALUATIONS if point == "evaluations.store" else REACHED_FETCH[point]
-        ns = range(1, times + 1) if FULL else sorted({1, times})
-        found += [(f"loaded {point}:{n}", "loaded", [f"{point}:{n}"]) for n in ns]
-    return found
+def scenarios(bases: Bases) -> list[Scenario]:
+    """Single kills (then a normal run) and chains (each run killed in turn, then a normal run).
 
-
-EVALUATIONS = 8  # indicators evaluated: the street and call-handling families
-
-
-def _chains() -> list[tuple[str, str, list[str]]]:
-    """Successive runs each killed at the next point: every run recovers from the kill before
-    and is killed itself."""
-    every_point = [
-        "download.written:1",
-        "batch.staged:1",
-        "batch.checked:1",
-        "promote.deleted:1",
-        "promote.recorded:1",
-        "promote.committed:1",
-        "batch.checked:1",
-        "promote.deleted:1",
-        "promote.committed:1",
-        "evaluations.store:3",
-        "digest.rendered:1",
-        "digest.stored:1",
-        "smtp.sending:1",
-        "smtp.accepted:1",
-        "run.finishing:1",
-    ]
-    sending = ["smtp.accepted:1", "smtp.accepted:1", "smtp.sending:1", "smtp.accepted:1"]
-    found = [
-        ("chain: every point in turn", "fetch", every_point),
-        ("chain: killed at every hand-over", "loaded", sending),
+    By default every load point at its first reaching, and the return's rollback, from the
+    ``fetch`` base, and every other point at its first and last from the ``loaded`` base; with
+    ``SAFER_CRASH_FULL=1`` every N of every point, and seeded random chains.
+    """
+    found: list[Scenario] = []
+    for base, points, reached in (
+        ("fetch", LOAD_POINTS, bases.reached_fetch),
+        ("loaded", LOADED_POINTS, bases.reached_loaded),
+    ):
+        for point in points:
+            times = reached[point]
+            if FULL:
+                ns: Sequence[int] = range(1, times + 1)
+            elif point == "promote.deleted":
+                ns = [1, times]  # the revised month's rollback, and the return's
+            elif base == "fetch" and point == "download.written":
+                ns = []  # the first kill of the chain below; the returns' copies: "loaded"
+            else:
+                ns = [1]  # the last reachings are in the chains below
+            found += [(f"{base} {point}:{n}", base, [f"{point}:{n}"]) for n in ns]
+    evaluations = bases.reached_loaded["evaluations.store"]
+    returns = bases.reached_loaded["download.written"]
+    found += [
+        (
+            "chain: every stage in turn",
+            "fetch",
+            [
+                "download.written:1",  # the revised month, fetched over HTTP
+                "promote.deleted:1",  # the revised month: its old rows must survive
+                "promote.committed:1",  # the revised month is in
+                "promote.recorded:1",  # the new month, rolled back
+                "promote.committed:2",  # the new month is in; the return is next
+                "evaluations.store:4",
+                "digest.rendered:2",  # the lead's digest stored, Halton's rendered
+                "digest.stored:1",  # Halton's stored: both wait
+                "smtp.accepted:2",  # the lead's sent, Halton's accepted but not recorded
+                "run.finishing:1",
+            ],
+        ),
+        (
+            "chain: each indicator's evaluations in turn",
+            "loaded",
+            [f"evaluations.store:{n}" for n in range(1, evaluations + 1)],
+        ),
+        (
+            "chain: each return's copy in turn",
+            "loaded",
+            [f"download.written:{n}" for n in range(1, returns + 1)],
+        ),
+        (
+            "chain: the same hand-over killed again and again",
+            "loaded",
+            ["smtp.accepted:1"] * 3 + ["smtp.sending:2", "smtp.accepted:1"],
+        ),
+        (
+            "chain: the second recipient at every step",
+            "loaded",
+            [
+                f"evaluations.store:{evaluations}",
+                "digest.stored:2",  # both stored, neither sent
+                "smtp.sending:2",  # the lead's sent, Halton's committed as sending
+                "smtp.accepted:1",  # now Halton's reconciling hand-over
+                "run.finishing:1",
+            ],
+        ),
+        (
+            "chain: storing killed again and again",
+            "loaded",
+            ["digest.rendered:1", "digest.rendered:1", "digest.stored:1", "digest.rendered:1"],
+        ),
     ]
     rng = random.Random(9)
-    points = [p for p in faults.POINTS]
-    for seed in range(6 if FULL else 2):
-        specs = [f"{rng.choice(points)}:{rng.randint(1, 3)}" for _ in range(12 if FULL else 8)]
+    for seed in range(4 if FULL else 0):
+        specs = [f"{rng.choice(LOADED_POINTS)}:{rng.randint(1, 3)}" for _ in range(10)]
+        found.append((f"chain: random late {seed}", "loaded", specs))
+        specs = [f"{rng.choice(faults.POINTS)}:{rng.randint(1, 3)}" for _ in range(12)]
         found.append((f"chain: random {seed}", "fetch", specs))
     return found
 
 
-def test_every_documented_kill_point_is_reached_by_a_run(bases: Bases, tmp_path: Path) -> None:
-    """A point removed from the code (or renamed) fails here; so does one left undocumented."""
-    fetch = bases.fetch.copy_to(tmp_path / "fetch")
-    _prepare(fetch, bases.served)
-    loaded = bases.loaded.copy_to(tmp_path / "loaded")
-    counts: dict[str, Counter[str]] = {}
-    for name, ws in (("fetch", fetch), ("loaded", loaded)):
-        log = tmp_path / f"{name}.log"
-        with services(bases.served, UPDATED) as (base_url, port, _):
-            ws.write_config(base_url, port)
-            done = safer_run(ws, log=log)
-        assert done.returncode == 0, done.stderr[-3000:]
-        counts[name] = Counter(log.read_text(encoding="utf-8").split())
+def _longest_first(found: list[Scenario]) -> list[Scenario]:
+    """Runs from the ``fetch`` base check files (GX) and chains run many times: start those
+    first, so the pool does not end waiting on one long scenario."""
+    return sorted(found, key=lambda s: (s[1] != "fetch", -len(s[2])))
 
-    assert set(counts["fetch"]) == set(faults.POINTS), "every point, and only those documented"
+
+def test_every_documented_kill_point_is_reached_by_a_run(bases: Bases) -> None:
+    """A point removed from the code (or renamed) fails here; so does one left undocumented.
+    The counts come from the uninterrupted reference runs, run with ``SAFER_FAULTS_LOG``."""
+    assert set(bases.reached_fetch) == set(faults.POINTS), "every point, and only those"
+    assert set(bases.reached_loaded) == set(LOADED_POINTS)
     for point in faults.POINTS:
         assert f"``{point}``" in (faults.__doc__ or ""), f"{point} is documented"
-    assert {p: counts["fetch"][p] for p in REACHED_FETCH} == REACHED_FETCH
-    assert counts["fetch"]["evaluations.store"] == EVALUATIONS
-    assert set(counts["loaded"]) == set(LOADED_POINTS)
+    # Three files are loaded (the revised month, the new month, the new return), two digests
+    # sent; every return in the folder is copied in to be hashed.
+    for point in ("batch.staged", "batch.checked", "promote.deleted", "promote.committed"):
+        assert bases.reached_fetch[point] == 3, point
+    for point in ("digest.rendered", "digest.stored", "smtp.sending", "smtp.accepted"):
+        assert bases.reached_fetch[point] == bases.reached_loaded[point] == 2, point
+    assert bases.reached_fetch["download.written"] == 2 + len(BASE_RETURNS) + 1
 
 
 def test_a_bad_kill_point_name_is_refused() -> None:
@@ -556,12 +612,12 @@ def test_a_bad_kill_point_name_is_refused() -> None:
 def test_killed_anywhere_a_run_leaves_the_database_consistent_and_loses_no_digest(
     bases: Bases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scenarios = _singles() + _chains()
     began = time.monotonic()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         futures = [
             pool.submit(play, bases, tmp_path / f"s{i:03d}", name, specs, start=start)
-            for i, (name, start, specs) in enumerate(scenarios)
+            for i, (name, start, specs) in enumerate(_longest_first(scenarios(bases)))
+            if ONLY in name
         ]
         results = [f.result() for f in futures]
     wall = time.monotonic() - began
@@ -572,6 +628,7 @@ def test_killed_anywhere_a_run_leaves_the_database_consistent_and_loses_no_diges
         "kills": kills,
         "runs": sum(r.runs for r in results),
         "not_reached": sum(r.not_reached for r in results),
+        "resent_same_message_id": sum(r.resent for r in results),
         "violations": sum(len(r.problems) for r in results),
         "wall_seconds": round(wall, 1),
         "workers": WORKERS,
@@ -580,15 +637,13 @@ def test_killed_anywhere_a_run_leaves_the_database_consistent_and_loses_no_diges
     report = os.environ.get("SAFER_CRASH_REPORT")
     if report:
         Path(report).write_text(
-            json.dumps(
-                {**summary, "scenarios_detail": [r.__dict__ for r in results]}, indent=2
-            ),
+            json.dumps({**summary, "scenarios_detail": [r.__dict__ for r in results]}, indent=2),
             encoding="utf-8",
         )
     with capsys.disabled():
         print(f"\ncrash harness: {json.dumps(summary)}")
     failures = [f"{r.name}: {p}" for r in results for p in r.problems]
     assert not failures, "\n".join(failures)
-    assert kills >= 50, summary
+    assert kills >= 50 or ONLY, summary
     singles = [r for r in results if not r.name.startswith("chain")]
     assert all(r.kills == 1 for r in singles), [(r.name, r.kills) for r in singles]

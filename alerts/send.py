@@ -4,23 +4,65 @@ Failures are classified by whether a later attempt may succeed: a 4xx reply, a t
 dropped connection or a server that is down is temporary (retried, then left pending); a 5xx
 reply is permanent (a refused login too: retrying a wrong password only risks a lockout). Once
 the server has accepted the message, a failure while saying goodbye is not a failure: the
-message is delivered. The password is never logged or put in an error message.
+message is delivered. The password is never logged or put in an error message, nor in the
+cause chained to one, even when a server quotes it back.
 """
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 from email.message import EmailMessage
 
 from safer.config import SmtpConfig
 from safer.errors import SendError
+from safer.logs import redact
 
 __all__ = ["send_message"]
 
 
 def send_message(config: SmtpConfig, password: str | None, message: EmailMessage) -> None:
     """Send ``message``; raises SendError (``transient`` when a later attempt may succeed)."""
+    try:
+        _send(config, password, message)
+        return
+    except SendError as exc:
+        error = exc
+    secrets = _secret_forms(config.user, password)
+    if secrets and _quotes(error, secrets):
+        # A server may quote the credentials back (a 535 reply echoing the AUTH data), and the
+        # reply rides along as the error's cause, which any traceback prints: raise a fresh
+        # error without the secret and with no cause or context (raised outside ``except``).
+        error = SendError(redact(str(error), secrets), transient=error.transient)
+    raise error
+
+
+def _secret_forms(user: str | None, password: str | None) -> tuple[str, ...]:
+    """The password as a server could quote it: plain, and base64 as AUTH LOGIN and AUTH
+    PLAIN send it."""
+    if not password:
+        return ()
+    plain = f"\0{user or ''}\0{password}".encode()
+    return (
+        password,
+        base64.b64encode(password.encode()).decode(),
+        base64.b64encode(plain).decode(),
+    )
+
+
+def _quotes(error: BaseException, secrets: tuple[str, ...]) -> bool:
+    """Whether ``error`` or any exception chained to it mentions a secret."""
+    seen: BaseException | None = error
+    while seen is not None:
+        text = f"{seen} {seen.args!r}"
+        if any(secret in text for secret in secrets):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _send(config: SmtpConfig, password: str | None, message: EmailMessage) -> None:
     where = f"SMTP {config.host}:{config.port}"
     try:
         smtp = _connect(config)

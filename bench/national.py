@@ -215,7 +215,7 @@ def _national(folder: Path, config: Path, row: Row) -> None:
     settings = load_config(config)
     catalogue = active_catalogue(load_catalogue(), settings)
     plans = load_plans(None, catalogue)
-    with connect(settings.database.path) as db:
+    with connect(settings.database.path, settings.database.memory_limit) as db:
         forces = load_forces(db)
         started = time.perf_counter()
         found = evaluate_forces(
@@ -293,7 +293,7 @@ def _asb_measure(config: Path, figures: object) -> float:
 
     settings = load_config(config)
     indicator = load_catalogue().get("asb_incidents")
-    with connect(settings.database.path) as db:
+    with connect(settings.database.path, settings.database.memory_limit) as db:
         forces_areas(db, sorted(set(load_forces(db).values())))
         started = time.perf_counter()
         found = measure(db, indicator, "E23000006", SOURCES["police_uk_street"])

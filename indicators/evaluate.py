@@ -84,6 +84,10 @@ class Context:
     spc_rules: SpcRules = SpcRules()
     warnings: Mapping[tuple[str, dt.date], str] = field(default_factory=dict)
     """(area code or ``*`` for every area, quarter start) → a data warning shown beside it."""
+    spc_latest: int | None = None
+    """Read SPC for each area's latest this-many periods only (None: every period). The reading
+    of an earlier period is its chart as it stood then, which nothing but that period's own
+    digest shows; a national run skips it for forces without a plan (safer.national)."""
 
 
 @dataclass(frozen=True)
@@ -123,14 +127,29 @@ class Evaluation:
 
 def evaluate(indicator: Indicator, measured: Measured, ctx: Context) -> list[Evaluation]:
     """One evaluation per area and quarter measured, ordered by area then quarter."""
+    ordered = sorted(measured.periods.values(), key=lambda o: (o.area_code, o.period_start))
+    read = _spc_read(ordered, ctx.spc_latest)
     return [
-        _evaluate_one(indicator, measured, ctx, obs)
-        for obs in sorted(measured.periods.values(), key=lambda o: (o.area_code, o.period_start))
+        _evaluate_one(indicator, measured, ctx, obs, i in read) for i, obs in enumerate(ordered)
     ]
 
 
+def _spc_read(ordered: list[Observation], latest: int | None) -> range | set[int]:
+    """Indexes into ``ordered`` (by area, then period) whose SPC is read."""
+    if latest is None:
+        return range(len(ordered))
+    return {
+        i
+        for i, obs in enumerate(ordered)
+        if i + latest >= len(ordered) or ordered[i + latest].area_code != obs.area_code
+    }
+
+
+_NOT_READ = "SPC: read for each area's latest periods only in a national run"
+
+
 def _evaluate_one(
-    indicator: Indicator, measured: Measured, ctx: Context, obs: Observation
+    indicator: Indicator, measured: Measured, ctx: Context, obs: Observation, read_spc: bool
 ) -> Evaluation:
     plan = plan_for(ctx.plans, _plan_day(obs, measured.evaluated_grain))
     target = plan.target_for(indicator.id) if plan else None
@@ -141,7 +160,10 @@ def _evaluate_one(
     if measured.evaluated_grain == "quarter":
         previous = _complete(periods.get((obs.area_code, add_months(obs.period_start, -3))))
     rolling, before = _rolling(indicator, measured, obs)
-    series, spc_text = _spc(indicator, measured, obs, target, ctx.spc_rules)
+    series, spc_text = (
+        _spc(indicator, measured, obs, target, ctx.spc_rules) if read_spc else (None, _NOT_READ)
+    )
+    unread = "not_enough_data" if read_spc else "not_read"
     status, reason, comparator = _status(indicator, measured, ctx, obs, plan, target)
     return Evaluation(
         indicator_id=indicator.id,
@@ -159,8 +181,8 @@ def _evaluate_one(
         comparator=comparator,
         plan_id=plan.id if plan else None,
         target_form=target.form if target else None,
-        spc_variation=series.variation if series else "not_enough_data",
-        spc_assurance=series.assurance if series else "not_enough_data",
+        spc_variation=series.variation if series else unread,
+        spc_assurance=series.assurance if series else unread,
         spc_text=spc_text,
         data_warning=_warning(ctx, obs),
         spc_points=series.points if series else (),

@@ -105,6 +105,11 @@ class Database:
             raise
         self._con.execute("COMMIT")
 
+    def cursor(self) -> Database:
+        """A second connection to the same database, for another thread: DuckDB runs one
+        statement at a time per connection, and its own threads outside Python's lock."""
+        return Database(self._con.cursor(), self.path)
+
     def attach(self, path: Path, alias: str, *, writable: bool = False) -> None:
         mode = "" if writable else " (READ_ONLY)"
         self._con.execute(f"ATTACH '{_quote_path(path)}' AS {alias}{mode}")
@@ -171,18 +176,22 @@ def database_problem(exc: BaseException, path: Path | None) -> LoadError | None:
     return None
 
 
-def connect(path: Path | None) -> Database:
-    """Open (creating if needed) the database at ``path``, or in memory, and migrate it.
+def connect(path: Path | None, memory_limit: str | None = None) -> Database:
+    """Open (creating if needed) the database at ``path``, or in memory, and migrate it;
+    ``memory_limit`` caps DuckDB's memory (``1GB``; None leaves DuckDB's default).
 
     Raises DatabaseLocked or DatabaseCorrupt (LoadErrors naming the recovery) when DuckDB says
     the file is held by another process or damaged, LoadError for any other failure to open.
     """
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {} if memory_limit is None else {"memory_limit": memory_limit}
+    )
     try:
         if path is None:
-            con = duckdb.connect(":memory:")
+            con = duckdb.connect(":memory:", config=config)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            con = duckdb.connect(str(path))
+            con = duckdb.connect(str(path), config=config)
     except duckdb.Error as exc:
         problem = database_problem(exc, path)
         raise problem or LoadError(f"{path}: cannot open the database: {exc}") from exc

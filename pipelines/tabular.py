@@ -193,7 +193,11 @@ def _workbook(path: Path) -> Any:
     import openpyxl  # only when a workbook is read
 
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # From memory, not the path: when a sheet's XML is refused, openpyxl leaves the sheet's
+        # stream open in the error's traceback, and with it a file handle (a ResourceWarning,
+        # and one leaked descriptor per refused file in a long-running scheduler). The file is
+        # already capped by ``max_bytes`` when it lands.
+        return openpyxl.load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad file
         raise LoadError(f"{path}: cannot be read as an XLSX workbook: {exc}") from exc
 

@@ -52,7 +52,7 @@ def backfill(
         raise ConfigError("backfill: neither [sources.police_uk_street] nor _outcomes is on")
     run_id = f"{clock():%Y%m%dT%H%M%S}-backfill-{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
-    with connect(settings.database.path) as db:
+    with connect(settings.database.path, settings.database.memory_limit) as db:
         load_lookup(db)
         every = load_forces(db)
         chosen = _forces(settings, every, forces)

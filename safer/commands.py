@@ -65,7 +65,7 @@ def run_command(
                 return _check_overdue(settings)
             assert parts is not None, kind
             report = run(settings, as_of or now().date(), now, parts)
-            with connect(settings.database.path) as db:
+            with connect(settings.database.path, settings.database.memory_limit) as db:
                 write_snapshot(collect(db, settings, now()), snapshot_path(settings))
     except Busy as exc:
         logger.warning("%s", exc)
@@ -97,7 +97,7 @@ def _check_overdue(settings: Settings) -> int:
     from pipelines.db import connect
     from safer.job import smtp_sender
 
-    with connect(settings.database.path) as db:
+    with connect(settings.database.path, settings.database.memory_limit) as db:
         check_overdue(db, settings, now())
         send_alerts(db, settings, smtp_sender(settings), now())
     return 0
@@ -172,7 +172,7 @@ def _live_status(settings: Settings) -> dict[str, object]:
 
     if not settings.database.path.is_file():
         raise SaferError(f"{settings.database.path}: no database yet (run `safer run` first)")
-    with connect(settings.database.path) as db:
+    with connect(settings.database.path, settings.database.memory_limit) as db:
         return collect(db, settings, now())
 
 
@@ -218,12 +218,12 @@ def export_command(settings: Settings, out: Path | None, parquet: Path | None = 
     if parquet is not None:
         from pipelines.parquet import export_parquet
 
-        with connect(settings.database.path) as db:
+        with connect(settings.database.path, settings.database.memory_limit) as db:
             counts = export_parquet(db, parquet)
         shown = ", ".join(f"{table} {rows:,}" for table, rows in counts.items())
         logger.info("exported to %s: %s rows", parquet, shown)
         return 0
-    with connect(settings.database.path) as db:
+    with connect(settings.database.path, settings.database.memory_limit) as db:
         if out is None:
             count = export_observations(db, sys.stdout)
         else:
@@ -236,7 +236,7 @@ def export_command(settings: Settings, out: Path | None, parquet: Path | None = 
 def quarantine_command(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.db import connect
 
-    with connect(settings.database.path) as db:
+    with connect(settings.database.path, settings.database.memory_limit) as db:
         if args.action == "list":
             lines = _list_quarantine(db, args.include_released)
         elif args.action == "show":
@@ -315,7 +315,7 @@ def _resend(settings: Settings, run_id: str, recipient: str | None) -> int:
     from safer.job import ExitCode, smtp_sender
 
     send = smtp_sender(settings)
-    with connect(settings.database.path) as db:
+    with connect(settings.database.path, settings.database.memory_limit) as db:
         ids, counts = resend(db, run_id, recipient, send, RetryPolicy.of(settings.smtp), now)
     print(f"run {run_id}: re-sent {counts['sent']} of {len(ids)} digests ({', '.join(ids)})")
     logger.info(

@@ -52,6 +52,11 @@ class _Frozen(BaseModel):
 
 class DatabaseConfig(_Frozen):
     path: Path = Path("var/safer.duckdb")
+    memory_limit: Annotated[
+        str, Field(pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    ] = "1GB"
+    """DuckDB's memory limit (its own default is 80% of the machine's): a national backfill
+    stays well under 2 GB, and DuckDB spills to disk beside the database rather than fail."""
 
 
 class PathsConfig(_Frozen):
@@ -353,7 +358,7 @@ class Settings(_Frozen):
         catalogue = self.indicators.catalogue_dir
         return self.model_copy(
             update={
-                "database": DatabaseConfig(path=fix(self.database.path)),
+                "database": self.database.model_copy(update={"path": fix(self.database.path)}),
                 "paths": PathsConfig(
                     data_dir=fix(self.paths.data_dir), outbox_dir=fix(self.paths.outbox_dir)
                 ),

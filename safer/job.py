@@ -99,7 +99,7 @@ def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = 
     plans = load_plans(settings.indicators.plans_dir, catalogue)
     _check_routes(settings, catalogue, plans)
     run_id = f"{clock():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    with connect(settings.database.path) as db:
+    with connect(settings.database.path, settings.database.memory_limit) as db:
         check_overdue(db, settings, clock())  # before this run can count as a success
         db.execute(
             "INSERT INTO runs (run_id, as_of, started_at) VALUES (?, ?, ?)",

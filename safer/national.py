@@ -10,17 +10,19 @@ force's own. Used by ``safer backfill --evaluate`` and the national benchmark.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from indicators.definitions import Catalogue, Plan
-from indicators.evaluate import Context, Evaluation, Measured, evaluate
+from indicators.definitions import Catalogue, Indicator, Plan
+from indicators.evaluate import Context, Evaluation, Key, Measured, Observation, evaluate
 from indicators.measure import measure, store_evaluations, withheld_quarters
 from indicators.spc import SpcRules
 from pipelines.areas import forces_areas
 from pipelines.db import Database
 from pipelines.sources import SOURCES
-from safer.config import Settings
+from safer.config import ForceConfig, Settings
 
 __all__ = ["NationalResult", "evaluate_forces"]
 
@@ -46,36 +48,71 @@ def evaluate_forces(
     """Measure and evaluate the indicators of ``sources`` for every force in ``forces``
     (force id → PFA code), storing the evaluations."""
     areas = forces_areas(db, sorted(set(forces.values())))
-    force_of: dict[str, str] = dict(db.rows("SELECT area_code, pfa_code FROM areas"))
-    by_pfa = {pfa: force for force, pfa in forces.items()}
-    rules = SpcRules(**settings.indicators.spc.model_dump())
+    judging = _Judging(
+        own=settings.force,
+        plans=tuple(plans),
+        by_pfa={pfa: force for force, pfa in forces.items()},
+        force_of=dict(db.rows("SELECT area_code, pfa_code FROM areas")),
+        rules=SpcRules(**settings.indicators.spc.model_dump()),
+    )
     found: list[Evaluation] = []
     chosen = [i for i in catalogue.indicators if i.sql is not None and i.source in sources]
-    for indicator in chosen:
-        measured = measure(db, indicator, settings.force.pfa_code, SOURCES[indicator.source])
-        evaluations: list[Evaluation] = []
-        held = _quarantined_forces(db, indicator.source, settings.force.id)
-        for pfa in sorted(by_pfa):
-            own = settings.force.pfa_code == pfa
-            # Only a force with a quarantined file has anything withheld: ask for those alone.
-            withheld = (
-                withheld_quarters(db, indicator.source, indicator.evaluated_grain, by_pfa[pfa])
-                if by_pfa[pfa] in held
-                else {}
-            )
-            context = Context(
-                plans=tuple(plans) if own else (),
-                force_code=pfa,
-                withheld=withheld,
-                spc_rules=rules,
-            )
-            evaluations += evaluate(indicator, _slice(measured, force_of, pfa), context)
-        store_evaluations(db, indicator.id, evaluations, run_id)
-        found += evaluations
+    # Measuring is DuckDB's work and judging is Python's: a second connection measures the
+    # next indicator while this thread judges the one before, so the two overlap.
+    with db.cursor() as reader, ThreadPoolExecutor(max_workers=1) as pool:
+        pending = [
+            pool.submit(measure, reader, i, settings.force.pfa_code, SOURCES[i.source])
+            for i in chosen
+        ]
+        for indicator, measuring in zip(chosen, pending, strict=True):
+            evaluations = _judge(db, judging, indicator, measuring.result())
+            store_evaluations(db, indicator.id, evaluations, run_id)
+            found += evaluations
     logger.info(
         "national: %d indicators for %d areas of %d forces", len(chosen), len(areas), len(forces)
     )
     return NationalResult(tuple(found), len(areas), len(chosen))
+
+
+@dataclass(frozen=True)
+class _Judging:
+    own: ForceConfig
+    plans: tuple[Plan, ...]
+    by_pfa: Mapping[str, str]
+    """PFA code → force id."""
+    force_of: Mapping[str, str]
+    """Area code → its force's PFA code."""
+    rules: SpcRules
+
+
+def _judge(
+    db: Database, judging: _Judging, indicator: Indicator, measured: Measured
+) -> list[Evaluation]:
+    """Every force's evaluations of one measured indicator: its own plans for the configured
+    force, none for the others."""
+    evaluations: list[Evaluation] = []
+    held = _quarantined_forces(db, indicator.source, judging.own.id)
+    slices = _slices(measured, judging.force_of)
+    nothing = Measured(periods={}, series={}, grain=measured.grain)
+    for pfa, force in sorted(judging.by_pfa.items()):
+        own = judging.own.pfa_code == pfa
+        # Only a force with a quarantined file has anything withheld: ask for those alone.
+        withheld = (
+            withheld_quarters(db, indicator.source, indicator.evaluated_grain, force)
+            if force in held
+            else {}
+        )
+        context = Context(
+            plans=judging.plans if own else (),
+            force_code=pfa,
+            withheld=withheld,
+            spc_rules=judging.rules,
+            # A force without a plan gets no digest of its history: the latest reading, and
+            # the one before to show a change, are what a comparison uses.
+            spc_latest=None if own else 2,
+        )
+        evaluations += evaluate(indicator, slices.get(pfa, nothing), context)
+    return evaluations
 
 
 def _quarantined_forces(db: Database, source: str, own: str) -> set[str]:
@@ -91,10 +128,15 @@ def _quarantined_forces(db: Database, source: str, own: str) -> set[str]:
     }
 
 
-def _slice(measured: Measured, force_of: Mapping[str, str], pfa: str) -> Measured:
-    """The observations of one force and its partnerships."""
-    return Measured(
-        periods={k: v for k, v in measured.periods.items() if force_of.get(k[0]) == pfa},
-        series={k: v for k, v in measured.series.items() if force_of.get(k[0]) == pfa},
-        grain=measured.grain,
-    )
+def _slices(measured: Measured, force_of: Mapping[str, str]) -> dict[str, Measured]:
+    """The observations of each force and its partnerships, by PFA code, in one pass."""
+    periods: dict[str, dict[Key, Observation]] = defaultdict(dict)
+    series: dict[str, dict[Key, Observation]] = defaultdict(dict)
+    for key, obs in measured.periods.items():
+        periods[force_of.get(key[0], "")][key] = obs
+    for key, obs in measured.series.items():
+        series[force_of.get(key[0], "")][key] = obs
+    return {
+        pfa: Measured(periods=periods[pfa], series=series[pfa], grain=measured.grain)
+        for pfa in periods.keys() | series.keys()
+    }

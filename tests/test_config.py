@@ -449,3 +449,16 @@ def test_recipient_wants_listed_areas_or_all() -> None:
     assert everyone.wants("E23000006")
     assert one_csp.wants("E22000001")
     assert not one_csp.wants("E22000002")
+
+
+def test_the_database_memory_limit_reaches_duckdb(tmp_path: Path) -> None:
+    from pipelines.db import connect
+
+    settings = load_config(write(tmp_path, FORCE))
+    assert settings.database.memory_limit == "1GB"
+    limited = load_config(write(tmp_path, '[database]\nmemory_limit = "512MB"\n' + FORCE))
+    with connect(tmp_path / "x.duckdb", limited.database.memory_limit) as db:
+        # DuckDB reports it in MiB-based units: 512 MB is 488.2 MiB.
+        assert db.scalar("SELECT current_setting('memory_limit')") == "488.2 MiB"
+    with pytest.raises(ConfigError, match="memory_limit"):
+        load_config(write(tmp_path, '[database]\nmemory_limit = "lots"\n' + FORCE))

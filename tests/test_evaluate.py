@@ -147,3 +147,29 @@ def test_the_evaluations_cover_every_area_and_quarter_measured() -> None:
     ctx = Context(plans=PLANS, force_code=FORCE, withheld={})
     found = evaluate(ASB, _measured(ASB, data), ctx)
     assert [(e.area_code, e.period_start) for e in found] == sorted(data)
+
+
+def test_spc_latest_reads_spc_for_each_areas_latest_periods_only() -> None:
+    quarters = {
+        (area, add_months(dt.date(2022, 4, 1), 3 * i)): (300.0, None, 3)
+        for area in (FORCE, CSP)
+        for i in range(12)
+    }
+    measured = _measured(ASB, quarters)
+    full = evaluate(ASB, measured, Context(plans=PLANS, force_code=FORCE, withheld={}))
+    latest = evaluate(
+        ASB, measured, Context(plans=PLANS, force_code=FORCE, withheld={}, spc_latest=2)
+    )
+    read = [(e.area_code, e.period_start) for e in latest if e.spc_variation != "not_read"]
+    assert read == [
+        (area, start) for area in sorted((FORCE, CSP)) for start in (dt.date(2024, 10, 1), Q4_24)
+    ]
+    # What is read is the same reading; everything else about every evaluation is unchanged.
+    by_key = {(e.area_code, e.period_start): e for e in full}
+    for e in latest:
+        before = by_key[(e.area_code, e.period_start)]
+        if e.spc_variation == "not_read":
+            assert e.spc_text.startswith("SPC: read for each area's latest periods only")
+            assert (e.status, e.reason, e.value) == (before.status, before.reason, before.value)
+        else:
+            assert e == before

@@ -31,7 +31,9 @@ CALL_COLUMNS = (
     "average_wait_101_seconds",
 )
 
-_WHOLE = r"'^\s*[0-9]+\s*$'"
+# At most 18 digits: any more would not fit the BIGINT it is stored as (2**63 has 19). Braces
+# doubled: GX formats the condition ({batch}), as checks.bulk does.
+_WHOLE = r"'^\s*[0-9]{{1,18}}\s*$'"
 _SECONDS = r"'^\s*[0-9]+(\.[0-9]+)?\s*$'"
 
 
@@ -70,7 +72,7 @@ def call_handling_suite(where: str, pfa_code: str, as_of: dt.date) -> list[Check
     checks += [
         _rows(
             f"{column}_whole_number",
-            f"every {column} in {where} is a whole number of calls",
+            f"every {column} in {where} is a whole number of calls (at most 18 digits)",
             f"NOT regexp_matches(coalesce({column}, ''), {_WHOLE})",
             column,
         )
@@ -79,7 +81,7 @@ def call_handling_suite(where: str, pfa_code: str, as_of: dt.date) -> list[Check
     checks += [
         _rows(
             f"{column}_whole_number",
-            f"every {column} in {where} is blank or a whole number of calls",
+            f"every {column} in {where} is blank or a whole number of calls (at most 18 digits)",
             f"{column} IS NOT NULL AND NOT regexp_matches({column}, {_WHOLE})",
             column,
         )

@@ -55,7 +55,9 @@ QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 MAX_ROWS = 10_000
 """A year's returns for a large force is ~50 CSPs × 4 quarters × 12 action types = 2,400."""
 
-_WHOLE = r"'^\s*[0-9]+\s*$'"
+# At most 18 digits: any more would not fit the BIGINT it is stored as (2**63 has 19). Braces
+# doubled: GX formats the condition ({batch}), as checks.bulk does.
+_WHOLE = r"'^\s*[0-9]{{1,18}}\s*$'"
 # No braces: the same text runs in GX (which formats {batch}) and in plain SQL.
 _FINANCIAL_YEAR = "'^[0-9][0-9][0-9][0-9]/[0-9][0-9]$'"
 
@@ -160,7 +162,7 @@ def _value_checks(where: str, csps: Mapping[str, str], as_of: dt.date) -> list[C
         ),
         _rows(
             "count_whole_number",
-            f"every count in {where} is a whole number, 0 or more",
+            f"every count in {where} is a whole number, 0 or more (at most 18 digits)",
             f"NOT regexp_matches(coalesce(\"count\", ''), {_WHOLE})",
             '"count"',
         ),

@@ -148,7 +148,8 @@ AGGREGATE = """starts_with(coalesce(trim("ONS Code"), ''), '*')"""
 """DEFRA marks its England and region totals with an ONS Code starting ``*`` (``*Total``)."""
 _LA_ROW = f"NOT {AGGREGATE}"
 
-_COUNT = r"'^\s*([0-9]+|:)\s*$'"
+# At most 18 digits: any more would not fit the BIGINT it is stored as (2**63 has 19).
+_COUNT = r"'^\s*([0-9]{{1,18}}|:)\s*$'"
 _ONS_CODE = "'^[EW][0-9]{{8}}$'"
 _YEAR = "'^20[0-9]{{2}}-[0-9]{{2}}$'"
 LA_ROWS_PER_YEAR = (250, 400)
@@ -310,7 +311,8 @@ def _count(table: str, where: str, column: str, name: str) -> Check:
     """One check per loaded column, so a failure names it."""
     return _rows(
         f"{table}_{column}_number",
-        f"every {name} in {where} is a whole number, or ':' (not available), for each authority",
+        f"every {name} in {where} is a whole number (at most 18 digits), or ':' (not "
+        "available), for each authority",
         f"{_LA_ROW} AND NOT regexp_matches(coalesce(\"{name}\", ''), {_COUNT})",
         "ONS Code",
         name,

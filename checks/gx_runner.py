@@ -276,6 +276,9 @@ def _sample_query(check: Check, table: str) -> str | None:
             f'SELECT record_no, "{column}" FROM "{table}" '
             f'WHERE "{column}" IS NOT NULL AND "{column}" NOT IN ({allowed})'
         )
+    if isinstance(rule, NotNull):
+        column = rule.column.replace('"', '""')
+        return f'SELECT record_no, "{column}" FROM "{table}" WHERE "{column}" IS NULL'
     return None
 
 

@@ -105,11 +105,6 @@ class Database:
             raise
         self._con.execute("COMMIT")
 
-    def cursor(self) -> Database:
-        """A second connection to the same database, for another thread: DuckDB runs one
-        statement at a time per connection, and its own threads outside Python's lock."""
-        return Database(self._con.cursor(), self.path)
-
     def attach(self, path: Path, alias: str, *, writable: bool = False) -> None:
         mode = "" if writable else " (READ_ONLY)"
         self._con.execute(f"ATTACH '{_quote_path(path)}' AS {alias}{mode}")

@@ -25,8 +25,8 @@ The default run is sized for CI. For a long fuzzing run::
 (500 files per loader staged, 40 per loader through the pipeline: about 15 minutes; ``-s``
 prints how many files each property tried.)
 
-Gaps in code outside pipelines/staging.py and pipelines/tabular.py that these properties found
-are pinned by the ``xfail(strict=True)`` tests at the end: each turns into a failure once fixed.
+The tests at the end pin three gaps these properties found in the checks (counts too large to
+store, a blank required cell whose row went unnamed), fixed since.
 """
 
 from __future__ import annotations
@@ -727,7 +727,7 @@ def _report(what: str, tried: int, examples: settings) -> None:
     print(f"{what}: {tried} generated files")
 
 
-# --- gaps outside staging and tabular, pinned until their owners fix them -------------------
+# --- gaps the properties found in the checks, pinned now they are fixed ----------------------
 
 
 def _one_file_workspace(
@@ -739,11 +739,6 @@ def _one_file_workspace(
     return workspace, workspace.feed(gen, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap (checks/council_enforcement.py): a count over 2**63 passes the whole-number "
-    "check and the promote's CAST then raises out of sync_source (the source 'fails')",
-)
 def test_it_quarantines_a_council_count_too_large_to_store(tmp_path: Path) -> None:
     def change(rows: list[list[str | None]]) -> None:
         rows[0][LOADERS["council_enforcement"].header.index("count")] = "9" * 30
@@ -754,11 +749,6 @@ def test_it_quarantines_a_council_count_too_large_to_store(tmp_path: Path) -> No
     assert workspace.rows() == workspace.count
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap (checks/call_handling.py): a 101 count over 2**63 passes its checks and loads "
-    "as NULL (TRY_CAST), silently",
-)
 def test_it_quarantines_a_call_count_too_large_to_store(tmp_path: Path) -> None:
     def change(rows: list[list[str | None]]) -> None:
         rows[0][LOADERS["call_handling"].header.index("calls_101_answered")] = "9" * 30
@@ -768,11 +758,6 @@ def test_it_quarantines_a_call_count_too_large_to_store(tmp_path: Path) -> None:
     assert outcome.outcome == "quarantined", outcome.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap (checks/gx_runner.py): a NotNull failure samples GX's values (None), not rows, "
-    "so the message names no row",
-)
 def test_it_names_the_row_of_a_blank_required_cell(tmp_path: Path) -> None:
     def change(rows: list[list[str | None]]) -> None:
         rows[4][LOADERS["street"].header.index("Crime type")] = None

@@ -12,7 +12,7 @@ read back from that one file, as in a normal run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from checks.models import (
@@ -55,7 +55,7 @@ def check_files(
     params: Sequence[object],
     files: Sequence[str],
     checks: Sequence[Check],
-    headers: dict[str, tuple[str, ...]],
+    headers: Mapping[str, tuple[str, ...]],
     totals: dict[str, int] | None = None,
 ) -> dict[str, list[CheckResult]]:
     """Every check's result for every file of ``scan`` (a FROM item reading ``files`` with a
@@ -121,16 +121,18 @@ def _results(
 
 
 def sample_rows(
-    db: Database, one_file_scan: str, params: Sequence[object], check: Check
+    db: Database, table: str, filename: str, check: Check
 ) -> tuple[dict[str, Any], ...]:
-    """The first failing rows of one file, numbered as its data rows (line = record_no + 1)."""
+    """The first failing rows of one file in ``table`` (a month's files read in order, with a
+    ``filename`` column), numbered as its data rows (line = record_no + 1)."""
     condition = condition_of(check)
     if condition is None:
         return ()
     rows = db.dicts(
-        f"SELECT * FROM (SELECT row_number() OVER () AS record_no, * FROM {one_file_scan}) "
+        "SELECT * FROM (SELECT row_number() OVER (ORDER BY rowid) AS record_no, * "
+        f"FROM {_q(table)} WHERE filename = $1) "
         f"WHERE {condition} ORDER BY record_no LIMIT {SAMPLE_ROWS}",
-        params,
+        [filename],
     )
     return tuple({k: v for k, v in row.items() if k != "filename"} for row in rows)
 

@@ -14,9 +14,11 @@ content hash is the one in use is not loaded again, so a backfill can be re-run 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import logging
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -30,7 +32,7 @@ from checks.police_street import STREET_COLUMNS, street_suite
 from pipelines.areas import LAD_FROM_LSOA_NAME_SQL
 from pipelines.batch import Clock, policy_of, safe_name
 from pipelines.db import Database
-from pipelines.landing import land
+from pipelines.landing import land, refuse_outside
 from pipelines.ledger import (
     LedgerEntry,
     record_checks,
@@ -41,7 +43,7 @@ from pipelines.ledger import (
 )
 from pipelines.staging import read_header
 from safer.config import PoliceUkMonthlyConfig, Settings
-from safer.errors import FetchError
+from safer.errors import FetchError, LoadError
 from safer.periods import month_label
 
 __all__ = ["KINDS", "BulkKind", "MonthLoad", "backfill_month"]
@@ -150,6 +152,8 @@ def backfill_month(
     result = MonthLoad(kind.source, month)
     files = _locate(settings, cfg, kind, month, forces, result, jobs)
     changed = _changed(db, kind, month, files, result)
+    headers = _headers(changed, result)
+    changed = [f for f in changed if f.path in headers]
     if changed:
         checks = kind.suite(month, cfg.min_rows, cfg.max_rows, outcome_labels)
         totals: dict[str, int] = {}
@@ -163,10 +167,11 @@ def backfill_month(
             [[f.path for f in changed]],
         )
         try:
-            results = _check(db, kind, changed, checks, totals)
+            results = _check(db, changed, checks, headers, totals)
             _store(db, settings, kind, month, changed, results, totals, run_id, clock, result)
         finally:
-            db.execute("DROP TABLE IF EXISTS bulk_scan")
+            for table in ("bulk_scan", "bulk_rejects", "bulk_rejects_scan", "bulk_files"):
+                db.execute(f"DROP TABLE IF EXISTS {table}")
     result.seconds = time.perf_counter() - started
     return result
 
@@ -193,10 +198,11 @@ def _locate(
                     return None
                 path, url, digest = str(landed.path), landed.url, landed.sha256
             else:
-                found = _local(Path(cfg.base_url), relative)
-                if found is None:
+                local = _local(Path(cfg.base_url), relative, cfg.max_bytes)
+                if local is None:
                     return None
-                path, url, digest = str(found), str(found), _sha256(found)
+                path, digest = local
+                url = path
         except FetchError as exc:
             result.failed.append(f"{force}: {exc}")
             return None
@@ -212,23 +218,35 @@ def _locate(
     return [f for f in found if f is not None]
 
 
-def _local(base: Path, relative: str) -> Path | None:
+def _local(base: Path, relative: str, max_bytes: int) -> tuple[str, str] | None:
+    """The month's file in a local folder, read where it lies, and its content hash; refused as
+    ``landing`` refuses a copy (resolving outside the folder, over ``max_bytes`` decompressed,
+    a broken gzip), raising FetchError naming the file."""
     name = relative.rsplit("/", 1)[-1]
     for candidate in (base / relative, base / name, base / f"{relative}.gz", base / f"{name}.gz"):
         if candidate.is_file():
-            return candidate
+            refuse_outside(base, candidate)
+            return str(candidate), _sha256(candidate, max_bytes)
     return None
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, max_bytes: int) -> str:
     """Of the CSV itself: a gzipped copy hashes as its content, as ``landing`` does."""
-    import gzip
-
-    digest = hashlib.sha256()
+    digest, size = hashlib.sha256(), 0
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
+    try:
+        with opener(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchError(
+                        f"{path}: over the {max_bytes:,}-byte cap (counted decompressed); refused",
+                        transient=False,
+                    )
+                digest.update(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        # gzip.BadGzipFile is an OSError; a .gz cut short raises EOFError.
+        raise FetchError(f"{path}: cannot be read: {exc}", transient=False) from exc
     return digest.hexdigest()
 
 
@@ -239,7 +257,7 @@ def _changed(
     in_use = dict(
         db.rows(
             "SELECT force_id, content_hash FROM load_ledger WHERE source = ? AND slot = ? "
-            "AND status IN ('loaded', 'revised', 'released') AND force_id IS NOT NULL "
+            "AND status IN ('loaded', 'revised', 'released') "
             "QUALIFY row_number() OVER (PARTITION BY force_id ORDER BY finished_at DESC) = 1",
             [kind.source, month_label(month)],
         )
@@ -251,6 +269,18 @@ def _changed(
         else:
             changed.append(item)
     return changed
+
+
+def _headers(files: list[_File], result: MonthLoad) -> dict[str, tuple[str, ...]]:
+    """Each file's header, by path; a file whose header cannot be read fails, named, and is
+    tried again by the next backfill (every check and the load are built on its header)."""
+    headers = {}
+    for item in files:
+        try:
+            headers[item.path] = read_header(Path(item.path))
+        except (LoadError, OSError, EOFError, zlib.error) as exc:
+            result.failed.append(f"{item.force}: {item.path}: {exc}")
+    return headers
 
 
 def _scan(kind: BulkKind, rejects: str | None = None) -> str:
@@ -269,25 +299,29 @@ def _scan(kind: BulkKind, rejects: str | None = None) -> str:
 
 
 def _check(
-    db: Database, kind: BulkKind, files: list[_File], checks: list[Check], totals: dict[str, int]
+    db: Database,
+    files: list[_File],
+    checks: list[Check],
+    headers: Mapping[str, tuple[str, ...]],
+    totals: dict[str, int],
 ) -> dict[str, list[CheckResult]]:
     """Every file's results, from ``bulk_scan`` (the month's files, read with rejects kept)."""
     paths = [f.path for f in files]
-    headers = {p: read_header(Path(p)) for p in paths}
     results = check_files(db, "bulk_scan", [], paths, checks, headers, totals)
     broken = _rejected(db)
-    db.execute("DROP TABLE IF EXISTS bulk_rejects")
-    db.execute("DROP TABLE IF EXISTS bulk_rejects_scan")
     for path, found in results.items():
         lines = broken.get(path, 0)
         parsed = CheckResult(PARSES_AS_CSV, lines == 0, unexpected_count=lines)
         results[path] = [parsed, *found]
     for item in files:
         failing = [r for r in results[item.path] if not r.success]
-        for number, failed in enumerate(failing):
-            if number < 3 and failed.check.id != PARSES_AS_CSV.id:
-                sample = sample_rows(db, _scan(kind), [[item.path]], failed.check)
-                failing[number] = replace(failed, sample=sample)
+        if broken.get(item.path):
+            # Its broken lines are not in bulk_scan, so rows counted there are not the file's
+            # lines: the parse failure (with its line numbers) is the reason given.
+            continue
+        for number, failed in enumerate(failing[:3]):
+            sample = sample_rows(db, "bulk_scan", item.path, failed.check)
+            failing[number] = replace(failed, sample=sample)
         results[item.path] = [
             next((f for f in failing if f.check.id == r.check.id), r) for r in results[item.path]
         ]
@@ -295,13 +329,12 @@ def _check(
 
 
 def _rejected(db: Database) -> dict[str, int]:
-    try:
-        rows = db.rows(
-            "SELECT s.file_path, count(DISTINCT r.line) FROM bulk_rejects r "
-            "JOIN bulk_rejects_scan s USING (scan_id, file_id) GROUP BY 1"
-        )
-    except Exception:  # noqa: BLE001 - no rejects table: DuckDB made none (no bad lines)
-        return {}
+    """Broken lines per file, from the rejects tables the scan kept (DuckDB creates them with
+    the scan, empty when every line parsed)."""
+    rows = db.rows(
+        "SELECT s.file_path, count(DISTINCT r.line) FROM bulk_rejects r "
+        "JOIN bulk_rejects_scan s USING (scan_id, file_id) GROUP BY 1"
+    )
     return {str(path): int(count) for path, count in rows}
 
 
@@ -417,26 +450,37 @@ def _promote(
                 "INSERT OR REPLACE INTO source_periods VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)",
                 [kind.source, month, item.batch_id, item.sha256, rows, outside],
             )
-    db.execute("DROP TABLE bulk_files")
     return sum(rows for rows, _ in counts.values())
 
 
 def _check_numbering(db: Database, kind: BulkKind, month: dt.date) -> None:
-    """Every file's rows numbered 1 to its count, once each: else the scan did not keep the
-    files' order, and the rows are numbered again within each file (slower, always right)."""
-    wrong = db.scalar(
-        f"SELECT count(*) FROM (SELECT t.force_id, min(t.record_no) AS lo, "
-        f"max(t.record_no) AS hi, count(*) AS n, any_value(f.rows) AS rows FROM {kind.table} t "
-        "JOIN bulk_files f USING (force_id) WHERE t.period = ? GROUP BY t.force_id) "
-        "WHERE lo <> 1 OR hi <> n OR n <> rows",
+    """Every file loaded whole, its rows numbered 1 to its count once each.
+
+    A count that differs from the file's rows means rows were lost or repeated on the way in:
+    raise, so the month's transaction rolls back. Numbers that are off mean the scan did not
+    keep the files' order: number them again within each file (slower, and still in scan
+    order)."""
+    found = db.rows(
+        f"SELECT f.force_id, f.rows, count(t.record_no), min(t.record_no), max(t.record_no) "
+        f"FROM bulk_files f LEFT JOIN {kind.table} t ON t.force_id = f.force_id "
+        "AND t.period = ? GROUP BY f.force_id, f.rows",
         [month],
     )
-    if wrong:
-        logger.warning("%s %s: rows renumbered within each file", kind.source, month_label(month))
+    label = f"{kind.source} {month_label(month)}"
+    lost = [
+        f"{force}: {n:,} rows stored of {rows:,} read"
+        for force, rows, n, _, _ in found
+        if n != rows
+    ]
+    if lost:
+        raise LoadError("not loaded: " + "; ".join(lost))
+    if any(n and (lo != 1 or hi != n) for _, _, n, lo, hi in found):
+        logger.warning("%s: rows renumbered within each file", label)
         db.execute(
             f"UPDATE {kind.table} t SET record_no = n.rn FROM (SELECT rowid AS r, "
             "row_number() OVER (PARTITION BY force_id ORDER BY rowid) AS rn "
-            f"FROM {kind.table} WHERE period = $1) n WHERE t.rowid = n.r AND t.period = $1",
+            f"FROM {kind.table} WHERE period = $1 "
+            "AND force_id IN (SELECT force_id FROM bulk_files)) n WHERE t.rowid = n.r",
             [month],
         )
 

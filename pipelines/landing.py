@@ -25,7 +25,7 @@ from pipelines.http import Downloaded, FetchPolicy, download
 from safer import faults
 from safer.errors import FetchError
 
-__all__ = ["Landed", "land"]
+__all__ = ["Landed", "land", "refuse_outside"]
 
 _CHUNK = 1 << 16
 
@@ -88,14 +88,19 @@ def _copy_local(base: Path, relative: str, dest: Path, max_bytes: int) -> tuple[
     name = relative.rsplit("/", 1)[-1]
     for candidate in (base / relative, base / name, base / f"{relative}.gz", base / f"{name}.gz"):
         if candidate.is_file():
-            if not candidate.resolve().is_relative_to(base.resolve()):
-                raise FetchError(
-                    f"{candidate}: refused: it resolves to {candidate.resolve()}, outside the "
-                    f"source's folder {base}",
-                    transient=False,
-                )
+            refuse_outside(base, candidate)
             return str(candidate), _copy_hashing(candidate, dest, max_bytes)
     return str(base / relative), Downloaded(status="not_found")
+
+
+def refuse_outside(base: Path, candidate: Path) -> None:
+    """Raise FetchError when ``candidate`` (a symlink, say) resolves outside ``base``."""
+    if not candidate.resolve().is_relative_to(base.resolve()):
+        raise FetchError(
+            f"{candidate}: refused: it resolves to {candidate.resolve()}, outside the "
+            f"source's folder {base}",
+            transient=False,
+        )
 
 
 def _copy_hashing(source: Path, dest: Path, max_bytes: int) -> Downloaded:

@@ -15,13 +15,19 @@ from checks.models import CheckResult, Severity
 from pipelines.db import Database
 
 __all__ = [
+    "BACKFILL_RUN",
     "LedgerEntry",
+    "adopt_unowned_batches",
     "record_checks",
     "record_checks_many",
     "record_ledger",
     "record_ledgers",
     "record_quarantine",
 ]
+
+
+BACKFILL_RUN = "-backfill-"
+"""In the run id of every ``safer backfill`` (``20260101T070000-backfill-1a2b3c``)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,12 @@ class LedgerEntry:
     def data_batch(self) -> str:
         """The batch whose rows this entry concerns: the released one for a release row."""
         return self.released_batch or self.batch_id
+
+
+def adopt_unowned_batches(db: Database, force_id: str) -> None:
+    """Give ledger rows without a force (written before migration 008, when a database held
+    one force) the configured force, so every query can group batches by force alone."""
+    db.execute("UPDATE load_ledger SET force_id = ? WHERE force_id IS NULL", [force_id])
 
 
 def record_ledger(db: Database, entry: LedgerEntry) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pipelines.batch import promote_batch, staging_path
 from pipelines.db import Database
-from pipelines.ledger import LedgerEntry
+from pipelines.ledger import BACKFILL_RUN, LedgerEntry
 from pipelines.sources import SOURCES
 from safer.config import Settings
 from safer.errors import QuarantineError
@@ -66,6 +66,9 @@ class QuarantinedBatch:
     """A later file of the same slot that came after this one (loaded or quarantined)."""
     slot: str = ""
     """The file's identity over time: the month of a monthly file, a return's file name."""
+    force_id: str | None = None
+    by_backfill: bool = False
+    """Quarantined by ``safer backfill``, which reads files where they lie and stages none."""
 
 
 @dataclass(frozen=True)
@@ -88,16 +91,17 @@ WITH releases AS (
     FROM load_ledger WHERE status = 'released'
     QUALIFY row_number() OVER (PARTITION BY released_batch ORDER BY finished_at DESC) = 1
 ), latest AS (
-    SELECT source, slot, coalesce(released_batch, batch_id) AS in_force
+    SELECT source, slot, force_id, coalesce(released_batch, batch_id) AS in_force
     FROM load_ledger WHERE status <> 'failed'
-    QUALIFY row_number() OVER (PARTITION BY source, slot ORDER BY finished_at DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY source, slot, force_id ORDER BY finished_at DESC) = 1
 )
 SELECT q.batch_id, q.source, q.period, q.file_path, q.created_at, q.released_at,
-       q.check_id, q.message, q.sample, r.actor, r.note, l.in_force, b.slot
+       q.check_id, q.message, q.sample, b.force_id, b.run_id, r.actor, r.note, l.in_force, b.slot
 FROM quarantine q
 JOIN load_ledger b ON b.batch_id = q.batch_id
 LEFT JOIN releases r ON r.batch_id = q.batch_id
 LEFT JOIN latest l ON l.source = q.source AND l.slot = b.slot
+    AND l.force_id IS NOT DISTINCT FROM b.force_id
 WHERE $1::VARCHAR IS NULL OR q.batch_id = $1
 ORDER BY q.period, q.created_at, q.batch_id, q.check_id
 """
@@ -128,7 +132,7 @@ def _batches(db: Database, batch_id: str | None) -> list[QuarantinedBatch]:
 
 def _batch(rows: list[tuple[Any, ...]]) -> QuarantinedBatch:
     batch_id, source, period, file_path, created, released_at, *_ = rows[0]
-    actor, note, in_force, slot = rows[0][-4:]
+    force_id, run_id, actor, note, in_force, slot = rows[0][-6:]
     checks = tuple(FailedCheck(r[6], r[7], _sample(r[8])) for r in rows)
     return QuarantinedBatch(
         batch_id=batch_id,
@@ -141,6 +145,8 @@ def _batch(rows: list[tuple[Any, ...]]) -> QuarantinedBatch:
         released=Release(released_at, actor, note) if released_at is not None else None,
         superseded_by=in_force if in_force not in (None, batch_id) else None,
         slot=slot or "",
+        force_id=force_id,
+        by_backfill=BACKFILL_RUN in (run_id or ""),
     )
 
 
@@ -149,13 +155,16 @@ def _sample(text: str | None) -> tuple[dict[str, Any], ...]:
     return tuple(item if isinstance(item, dict) else {"value": item} for item in items)
 
 
-def ledger_history(db: Database, source: str, slot: str) -> list[LedgerRow]:
-    """Every ledger row of ``source`` for the file ``slot``, oldest first."""
+def ledger_history(
+    db: Database, source: str, slot: str, force_id: str | None = None
+) -> list[LedgerRow]:
+    """Every ledger row of ``source`` for the file ``slot`` (of ``force_id``, in a database of
+    many forces), oldest first."""
     rows = db.rows(
         "SELECT batch_id, status, finished_at, rows, error, revision_of, released_batch, actor, "
-        "note "
-        "FROM load_ledger WHERE source = ? AND slot = ? ORDER BY finished_at, batch_id",
-        [source, slot],
+        "note FROM load_ledger WHERE source = $1 AND slot = $2 "
+        "AND ($3::VARCHAR IS NULL OR force_id = $3) ORDER BY finished_at, batch_id",
+        [source, slot, force_id],
     )
     return [LedgerRow(*row) for row in rows]
 
@@ -202,6 +211,12 @@ def _check_releasable(batch: QuarantinedBatch) -> None:
         )
     if batch.source not in SOURCES:
         raise QuarantineError(f"{batch.batch_id}: {batch.source} is not a source safer knows")
+    if batch.by_backfill:
+        raise QuarantineError(
+            f"{batch.batch_id}: quarantined by `safer backfill`, which checks files where they "
+            "lie and keeps no staged copy to release; once the file is corrected (or "
+            "data.police.uk revises it), run the backfill for that month again"
+        )
 
 
 def _what(batch: QuarantinedBatch) -> str:

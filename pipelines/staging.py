@@ -92,7 +92,12 @@ def stage_csv(source: Path, staging: Path) -> Staged:
     staging.unlink(missing_ok=True)
     types = ", ".join(f"'{_q(name)}': 'VARCHAR'" for name in columns)
     readable = _without_bom(source, staging)
-    db = connect_staging(staging)
+    try:
+        db = connect_staging(staging)
+    except BaseException:
+        if readable != source:
+            readable.unlink(missing_ok=True)
+        raise
     try:
         # Explicit schema, no sniffing: a file that drifts must fail the checks, not be guessed.
         db.execute(

@@ -167,13 +167,16 @@ def _csv_rows(path: Path) -> list[tuple[int, list[str | None]]]:
     except UnicodeDecodeError:
         # DEFRA's CSV releases and files saved from Excel on Windows are often Windows-1252.
         text = raw.decode("cp1252", errors="replace")
+    rows: list[tuple[int, list[str | None]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1  # a quoted cell may hold line breaks: a row is numbered by the line it starts on
     try:
-        return [
-            (line, [cell if cell.strip() else None for cell in cells])
-            for line, cells in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
-        ]
+        for cells in reader:
+            rows.append((start, [cell if cell.strip() else None for cell in cells]))
+            start = reader.line_num + 1
     except csv.Error as exc:
         raise LoadError(f"{path}: cannot be read as CSV: {exc}") from exc
+    return rows
 
 
 def _xlsx_rows(book: Any, name: str, where: str) -> Iterator[tuple[int, list[str | None]]]:

@@ -19,13 +19,14 @@ from indicators.definitions import load_catalogue, load_plans
 from indicators.measure import load_outcome_groups, load_population, outcome_labels
 from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.bulk import KINDS, backfill_month
-from pipelines.db import Database, connect
+from pipelines.db import Database, DatabaseCorrupt, DatabaseError, DatabaseLocked, connect
+from pipelines.ledger import BACKFILL_RUN, adopt_unowned_batches
 from pipelines.sources import active_catalogue
 from safer import stopping
 from safer.config import Settings
-from safer.errors import ConfigError
+from safer.errors import ConfigError, LoadError
 from safer.national import evaluate_forces
-from safer.periods import months_between, parse_month
+from safer.periods import month_label, months_between, parse_month
 from safer.progress import Progress
 
 __all__ = ["backfill"]
@@ -50,9 +51,10 @@ def backfill(
     sources = [k for k in KINDS if getattr(settings.sources, k) is not None]
     if not sources:
         raise ConfigError("backfill: neither [sources.police_uk_street] nor _outcomes is on")
-    run_id = f"{clock():%Y%m%dT%H%M%S}-backfill-{uuid.uuid4().hex[:6]}"
+    run_id = f"{clock():%Y%m%dT%H%M%S}{BACKFILL_RUN}{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
     with connect(settings.database.path, settings.database.memory_limit) as db:
+        adopt_unowned_batches(db, settings.force.id)
         load_lookup(db)
         every = load_forces(db)
         chosen = _forces(settings, every, forces)
@@ -66,17 +68,29 @@ def backfill(
                 logger.warning("backfill stopped on request before %s", month)
                 return 6
             for source in sources:
-                result = backfill_month(
-                    db,
-                    settings,
-                    KINDS[source],
-                    month,
-                    chosen,
-                    outcome_labels(),
-                    run_id,
-                    clock,
-                    jobs,
-                )
+                try:
+                    result = backfill_month(
+                        db,
+                        settings,
+                        KINDS[source],
+                        month,
+                        chosen,
+                        outcome_labels(),
+                        run_id,
+                        clock,
+                        jobs,
+                    )
+                except (DatabaseLocked, DatabaseCorrupt):
+                    raise  # the database itself: no later month would fare better
+                except (LoadError, DatabaseError) as exc:
+                    # The month's transaction rolled back: only it is lost, and the next
+                    # backfill tries it again.
+                    logger.error("%s %s: failed: %s", source, month_label(month), exc)
+                    failed += 1
+                    progress.step(f"{source} {month_label(month)}: failed")
+                    continue
+                for failure in result.failed:  # each named in full; the month line shortens
+                    logger.error("%s %s: failed: %s", source, month_label(month), failure)
                 rows += result.rows
                 quarantined += len(result.quarantined)
                 failed += len(result.failed)

@@ -262,7 +262,7 @@ def _show_quarantined(db: Database, settings: Settings, batch_id: str) -> list[s
 
     batch = find_batch(db, batch_id)
     staged = staging_path(settings.paths.data_dir, batch.batch_id)
-    history = ledger_history(db, batch.source, batch.slot)
+    history = ledger_history(db, batch.source, batch.slot, batch.force_id)
     return describe_batch(batch, history, staged, staged.is_file())
 
 

@@ -26,6 +26,7 @@ from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.batch import BatchOutcome
 from pipelines.db import Database, connect
 from pipelines.health import record_health
+from pipelines.ledger import adopt_unowned_batches
 from pipelines.sources import active_catalogue, configured
 from pipelines.sync import sync_all
 from safer import faults, stopping
@@ -100,6 +101,7 @@ def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = 
     _check_routes(settings, catalogue, plans)
     run_id = f"{clock():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with connect(settings.database.path, settings.database.memory_limit) as db:
+        adopt_unowned_batches(db, settings.force.id)
         check_overdue(db, settings, clock())  # before this run can count as a success
         db.execute(
             "INSERT INTO runs (run_id, as_of, started_at) VALUES (?, ?, ?)",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from indicators.definitions import load_catalogue, load_plans
-from pipelines.areas import load_forces
+from pipelines.areas import load_forces, load_lookup
 from pipelines.db import connect
 from safer.backfill import backfill
 from safer.config import Settings, load_config
@@ -157,6 +157,113 @@ def test_a_bad_file_is_quarantined_and_costs_only_its_force_and_month(
     assert len(loaded) == 3, "every other force-month loaded"
 
 
+def test_a_file_with_broken_lines_and_bad_values_is_quarantined_not_a_crash(
+    tmp_path: Path, published: Path, clock: Clock
+) -> None:
+    data = tmp_path / "published"
+    shutil.copytree(published, data)
+    bad = data / MONTHS[1] / f"{MONTHS[1]}-merseyside-street.csv"
+    lines = bad.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[3] = lines[3].replace(f",{MONTHS[1]},", ",2025-13,", 1)
+    lines[5] = '"an unclosed quote,' + lines[5]
+    bad.write_text("".join(lines), encoding="utf-8")
+    settings = _settings(tmp_path, data)
+
+    code = backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
+
+    assert code == 3
+    with connect(settings.database.path) as db:
+        held = db.rows(
+            "SELECT q.check_id FROM load_ledger l JOIN quarantine q USING (batch_id) "
+            "WHERE l.force_id = 'merseyside' ORDER BY 1"
+        )
+        loaded = db.scalar("SELECT count(DISTINCT (force_id, period)) FROM police_street")
+    assert ("parses_as_csv",) in held and ("month_is_file_month",) in held
+    assert loaded == 3
+
+
+def test_an_unreadable_file_fails_its_force_alone_and_the_backfill_goes_on(
+    tmp_path: Path, published: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "published"
+    shutil.copytree(published, data)
+    month = data / MONTHS[1]
+    (month / f"{MONTHS[1]}-merseyside-street.csv").unlink()
+    (month / f"{MONTHS[1]}-merseyside-street.csv.gz").write_bytes(b"\x1f\x8b not gzip at all")
+    outside = tmp_path / "elsewhere.csv"
+    shutil.copy(month / f"{MONTHS[1]}-cheshire-outcomes.csv", outside)
+    (month / f"{MONTHS[1]}-cheshire-outcomes.csv").unlink()
+    (month / f"{MONTHS[1]}-cheshire-outcomes.csv").symlink_to(outside)
+    settings = _settings(tmp_path, data)
+
+    code = backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
+
+    assert code == 1
+    failures = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("merseyside-street.csv.gz: cannot be read" in f for f in failures), failures
+    assert any("outside the source's folder" in f for f in failures), failures
+    with connect(settings.database.path) as db:
+        street = db.scalar("SELECT count(DISTINCT (force_id, period)) FROM police_street")
+        outcomes = db.scalar("SELECT count(DISTINCT (force_id, period)) FROM police_outcomes")
+    assert (street, outcomes) == (3, 3), "every other file loaded"
+
+
+def test_a_month_whose_rows_do_not_add_up_is_rolled_back_and_loaded_by_the_next_backfill(
+    tmp_path: Path, published: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(tmp_path, published)
+    with connect(settings.database.path) as db:
+        load_lookup(db)
+        # Two authorities of one name (a hand-edited table; the bundled file is unchanged, so
+        # the backfill keeps it) join each row of that name twice.
+        db.execute(
+            "INSERT INTO lad_lookup SELECT * REPLACE ('E99999999' AS lad_code) FROM lad_lookup "
+            "WHERE lower(lad_name) = 'wirral'"
+        )
+
+    code = backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
+
+    assert code == 1
+    failed = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert {f.split(": ")[0] for f in failed} >= {f"police_uk_street {m}" for m in MONTHS}
+    assert all("not loaded: merseyside: " in f and "rows stored of" in f for f in failed), failed
+    with connect(settings.database.path) as db:
+        stored = db.rows(
+            "SELECT 'police_uk_street', strftime(period, '%Y-%m') FROM police_street UNION "
+            "SELECT 'police_uk_outcomes', strftime(period, '%Y-%m') FROM police_outcomes"
+        )
+        recorded = db.rows("SELECT source, slot FROM load_ledger")
+        assert not {f.split(": ")[0] for f in failed} & {f"{s} {m}" for s, m in stored + recorded}
+        db.execute("DELETE FROM lad_lookup")
+        db.execute("DELETE FROM reference_data")
+
+    assert backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock) == 0
+
+
+def test_a_file_quarantined_by_a_backfill_says_how_to_load_it_and_is_not_superseded(
+    tmp_path: Path, published: Path, clock: Clock
+) -> None:
+    from pipelines.quarantine import list_batches, release_batch
+    from safer.errors import QuarantineError
+
+    data = tmp_path / "published"
+    shutil.copytree(published, data)
+    bad = data / MONTHS[1] / f"{MONTHS[1]}-cheshire-street.csv"
+    lines = bad.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[3] = lines[3].replace(f",{MONTHS[1]},", ",2025-13,", 1)
+    bad.write_text("".join(lines), encoding="utf-8")
+    settings = _settings(tmp_path, data)
+    backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
+
+    with connect(settings.database.path) as db:
+        (batch,) = list_batches(db)
+        with pytest.raises(QuarantineError, match="run the backfill for that month again"):
+            release_batch(db, settings, batch.batch_id, "analyst", None, clock)
+
+    assert batch.force_id == "cheshire"
+    assert batch.superseded_by is None, "merseyside's June file is not a later cheshire file"
+
+
 def test_every_force_is_evaluated_at_once_and_agrees_with_a_count_of_the_files(
     tmp_path: Path, published: Path, clock: Clock
 ) -> None:
@@ -242,3 +349,27 @@ def test_the_parquet_export_is_partitioned_by_force_and_month_and_reads_back_who
     ).fetchall()
     assert got == expected
     assert (out / "observations.parquet").is_file()
+
+
+def test_the_parquet_export_replaces_only_its_own_earlier_export(
+    tmp_path: Path, published: Path, clock: Clock
+) -> None:
+    from pipelines.parquet import MARKER
+    from scheduler import main
+
+    settings = _settings(tmp_path, published)
+    backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
+    config = str(tmp_path / "safer.toml")
+    out, theirs = tmp_path / "export", tmp_path / "reports"
+    theirs.mkdir()
+    (theirs / "board.xlsx").write_bytes(b"an officer's own file")
+
+    assert main(["export", "--parquet", str(out), "--config", config]) == 0
+    (out / "stale.txt").write_text("left by hand in the export")
+    assert main(["export", "--parquet", str(out), "--config", config]) == 0
+    refused = main(["export", "--parquet", str(theirs), "--config", config])
+
+    assert (out / MARKER).is_file() and (out / "observations.parquet").is_file()
+    assert not (out / "stale.txt").exists(), "an export is replaced whole"
+    assert refused == 1
+    assert [p.name for p in theirs.iterdir()] == ["board.xlsx"], "a folder safer did not write"

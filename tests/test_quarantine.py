@@ -262,6 +262,30 @@ def test_a_batch_superseded_by_a_later_file_cannot_be_released(
     )
 
 
+def test_a_quarantine_from_before_batches_named_their_force_is_superseded_by_a_good_file(
+    tmp_path: Path, source: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ledger rows from before migration 008 have no force_id: they are the configured
+    force's, so a corrected file loaded after the upgrade is the month's latest."""
+    base_url, folder = source
+    config = _quarantined(tmp_path, base_url, capsys)
+    settings = load_config(Path(config))
+    with connect(settings.database.path) as db:
+        db.execute("UPDATE load_ledger SET force_id = NULL")  # as the upgrade left them
+        assert Q4 in withheld_quarters(db, SOURCE, force_id="cheshire")
+        assert withheld_quarters(db, SOURCE, force_id="merseyside", own="cheshire") == {}, (
+            "nor are they another force's"
+        )
+    (folder / FEBRUARY).write_bytes((STREET / FEBRUARY).read_bytes())  # the force republishes
+
+    assert main(["run", "--config", config, "--as-of", AS_OF]) == 0
+
+    with connect(settings.database.path) as db:
+        assert withheld_quarters(db, SOURCE, force_id="cheshire") == {}
+        statuses = db.rows("SELECT DISTINCT status FROM evaluations WHERE period_start = ?", [Q4])
+    assert statuses and ("withheld",) not in statuses
+
+
 def test_unknown_ids_are_refused_by_name_and_an_empty_quarantine_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:

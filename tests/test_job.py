@@ -349,3 +349,29 @@ def test_a_route_to_an_unknown_priority_is_refused_before_any_work(
 
     assert "recipients.2.priorities: 'reduce_crim' is neither a plan priority" in caplog.text
     assert not (tmp_path / "safer.duckdb").exists(), "refused before opening the database"
+
+
+def test_another_forces_file_for_the_same_month_lends_no_warning_to_this_forces_figures(
+    tmp_path: Path, source: tuple[str, Path], clock: Clock
+) -> None:
+    """A national database holds every force's file for a month; the warnings shown beside
+    this force's figures come from its own files alone."""
+    settings = load_config(write_config(tmp_path, source[0], ["2025-01"]))
+    run(settings, AS_OF, clock)
+    with connect(settings.database.path) as db:
+        # Another force's January, loaded later (as `safer backfill --forces all` would).
+        db.execute(
+            "INSERT INTO load_ledger BY NAME SELECT * REPLACE ('merseyside-2025-01' AS batch_id, "
+            "'merseyside' AS force_id, finished_at + INTERVAL 1 HOUR AS finished_at) "
+            "FROM load_ledger WHERE source = 'police_uk_street'"
+        )
+        db.execute(
+            "INSERT INTO check_results VALUES ('merseyside-2025-01', 'police_street', "
+            "'lsoa_known', 'warning', false, NULL, 1, 'has a Merseyside row out of place')"
+        )
+
+    run(settings, AS_OF, clock)
+
+    with connect(settings.database.path) as db:
+        shown = db.rows("SELECT DISTINCT data_warning FROM evaluations")
+    assert shown and not any("Merseyside" in str(warning) for (warning,) in shown), shown

@@ -56,7 +56,8 @@ def run_command(
 
     parts = {
         "run": Parts(),
-        "source": Parts(sources=(source,) if source else ()),
+        # A per-source job fetches and loads that source only; the `digest` job evaluates.
+        "source": Parts(sources=(source,) if source else (), evaluate=False),
         "digest": Parts(sources=()),
     }.get(kind)
     try:

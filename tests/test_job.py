@@ -18,6 +18,7 @@ import pytest
 
 from demo.server import serve
 from pipelines.db import connect
+from safer import commands
 from safer.config import load_config
 from safer.job import ExitCode, run
 from safer.periods import quarter_label
@@ -349,6 +350,38 @@ def test_a_route_to_an_unknown_priority_is_refused_before_any_work(
 
     assert "recipients.2.priorities: 'reduce_crim' is neither a plan priority" in caplog.text
     assert not (tmp_path / "safer.duckdb").exists(), "refused before opening the database"
+
+
+def test_a_scheduled_source_job_only_loads_and_the_digest_job_evaluates_and_sends(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    smtp_server: tuple[int, list[EmailMessage]],
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Clock,
+) -> None:
+    """``[schedule] sources`` fetch and load; ``digest`` evaluates and sends (README)."""
+    port, received = smtp_server
+    settings = load_config(write_config(tmp_path, source[0], MONTHS, smtp_port=port))
+    monkeypatch.setattr(commands, "now", clock)
+
+    assert commands.run_command(settings, AS_OF, "source", "police_uk_street") == 0
+
+    with connect(settings.database.path) as db:
+        assert db.scalar("SELECT count(*) FROM source_periods") == 6
+        assert db.scalar("SELECT count(*) FROM observations") == 0
+        assert db.scalar("SELECT count(*) FROM evaluations") == 0
+        assert db.scalar("SELECT count(*) FROM outbox") == 0
+    assert received == []
+
+    assert commands.run_command(settings, AS_OF, "digest") == 0
+
+    with connect(settings.database.path) as db:
+        assert db.scalar("SELECT count(*) FROM evaluations") > 0
+        assert db.scalar("SELECT count(*) FROM load_ledger") == 6, "the digest job fetched nothing"
+    assert sorted(m["To"] for m in received) == [
+        "Halton CSP <halton@example.org>",
+        "Performance lead <lead@example.org>",
+    ]
 
 
 def test_another_forces_file_for_the_same_month_lends_no_warning_to_this_forces_figures(

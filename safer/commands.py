@@ -12,6 +12,7 @@ import getpass
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -201,12 +202,23 @@ def backfill_command(
 ) -> int:
     """``safer backfill``: months of street and outcomes files, under the run lock."""
     from safer.backfill import backfill
+
+    return _locked(
+        settings,
+        "safer backfill",
+        lambda: backfill(settings, first, last, forces, jobs, evaluate, now),
+    )
+
+
+def _locked(settings: Settings, command: str, work: Callable[[], int]) -> int:
+    """``work`` under the run lock; exit 5 (BUSY), having done nothing, while another command
+    holds it, naming the holder as a second run does."""
     from safer.job import ExitCode
     from safer.lock import Busy, run_lock
 
     try:
-        with run_lock(settings.paths.data_dir, "safer backfill", now()):
-            return backfill(settings, first, last, forces, jobs, evaluate, now)
+        with run_lock(settings.paths.data_dir, command, now()):
+            return work()
     except Busy as exc:
         logger.warning("%s", exc)
         return int(ExitCode.BUSY)
@@ -235,6 +247,18 @@ def export_command(settings: Settings, out: Path | None, parquet: Path | None = 
 
 
 def quarantine_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``list`` and ``show`` only read, so they take no run lock (during a run DuckDB's own
+    lock refuses them in one line); ``release`` loads a batch, so it writes under the lock."""
+    if args.action == "release":
+        return _locked(
+            settings,
+            f"safer quarantine release {args.batch_id}",
+            lambda: _quarantine_action(settings, args),
+        )
+    return _quarantine_action(settings, args)
+
+
+def _quarantine_action(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.db import connect
 
     with connect(settings.database.path, settings.database.memory_limit) as db:
@@ -287,9 +311,15 @@ def _login() -> str:
 
 
 def digest_command(settings: Settings, args: argparse.Namespace) -> int:
+    """A preview reads a copy of the database and records nothing; a resend stores and sends
+    digests, so it writes under the run lock."""
     if args.preview:
         return _preview(settings, args.out, args.as_of, args.recipient)
-    return _resend(settings, args.resend, args.recipient)
+    return _locked(
+        settings,
+        f"safer digest --resend {args.resend}",
+        lambda: _resend(settings, args.resend, args.recipient),
+    )
 
 
 def _preview(settings: Settings, out: Path, as_of: dt.date | None, recipient: str | None) -> int:

@@ -111,25 +111,37 @@ def run_once(config: Path, kind: str, source: str | None) -> int:
 
 
 def schedule_command(settings: Settings, config: Path) -> int:
-    """Run the scheduler until SIGTERM or SIGINT; the job under way finishes first."""
+    """Run the scheduler until SIGTERM or SIGINT; the job under way finishes first (it stops
+    at its next unit, as a stopped ``safer run`` does), and only then does the process end."""
     import signal
+    import threading
 
     from safer import stopping
-    from safer.schedule import build_scheduler
+    from safer.schedule import build_scheduler, finish_firings
 
     scheduler = build_scheduler(settings, config)
+    asked = threading.Event()
 
     def stop(signum: int, _frame: object) -> None:
-        logger.warning(
-            "%s received: stopping the scheduler after the current job", signal.Signals(signum).name
-        )
+        name = signal.Signals(signum).name
+        if asked.is_set():  # the scheduler is already shut down: only waiting for the job
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a second SIGINT interrupts at once
+            logger.warning("%s received again: still finishing the job under way", name)
+            return
+        asked.set()
+        logger.warning("%s received: stopping the scheduler after the current job", name)
         stopping.request()
+        # Not wait=True: this runs in the main thread, inside the scheduler's loop.
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     logger.info("schedule: starting (job store %s)", settings.schedule.job_store)
     scheduler.start()
+    # shutdown(wait=False) returned at once; the job thread is still running, and the process
+    # may leave by os._exit (scheduler._exit), which would kill it mid-run.
+    finish_firings()
     logger.info("schedule: stopped")
     return 0
 

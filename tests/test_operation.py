@@ -212,6 +212,46 @@ def test_the_scheduler_catches_up_a_missed_run_once_after_downtime(tmp_path: Pat
     assert (upcoming.hour, upcoming.minute) == (7, 0)
 
 
+def test_sigterm_to_the_scheduler_lets_the_job_under_way_finish_then_exits(
+    tmp_path: Path, slow_server: str
+) -> None:
+    """README: "the job under way finishes first". It stops at its next unit, as a stopped
+    `safer run` does, and records that; the process must not end (os._exit) under it."""
+    config = write_config(
+        tmp_path, slow_server, ["2025-01:2025-06"], extra="\n[schedule]\nrun = '0 7 * * *'\n"
+    )
+    settings = load_config(config)
+    first = build_scheduler(settings, config, blocking=False)
+    first.start(paused=True)  # puts the job in the store, runs nothing
+    first.shutdown()
+    # Missed yesterday: caught up the moment the scheduler starts.
+    _set_stored_next_run(settings.schedule.job_store, first, "run", dt.timedelta(days=-1))
+    running = _safer(config, "schedule")
+    watchdog = threading.Timer(240, running.kill)  # never hang the suite on a stuck scheduler
+    watchdog.start()
+    assert running.stderr is not None
+    lines = []
+    try:
+        for line in running.stderr:
+            lines.append(line)
+            if "police_uk_street 2025-01 [1/6]: loaded" in line:
+                running.send_signal(signal.SIGTERM)
+                break
+        _, rest = running.communicate(timeout=180)
+    finally:
+        watchdog.cancel()
+    log = "".join(lines) + rest
+
+    assert running.returncode == 0, log
+    assert "SIGTERM received: stopping the scheduler after the current job" in log
+    assert log.rindex("schedule: stopped") > log.index("stopped on request after loading"), log
+    with connect(settings.database.path) as db:
+        assert db.rows("SELECT status, exit_code FROM runs") == [("stopped", 6)]
+        loaded = db.scalar("SELECT count(*) FROM source_periods")
+        assert db.scalar("SELECT count(*) FROM load_ledger WHERE status = 'loaded'") == loaded
+    assert 1 <= loaded < 6, "it stopped between months"
+
+
 def test_a_changed_trigger_is_rescheduled_and_a_removed_job_dropped(tmp_path: Path) -> None:
     config = write_config(
         tmp_path,

@@ -17,9 +17,12 @@ from pathlib import Path
 import pytest
 
 from demo.server import serve
+from indicators.definitions import load_catalogue, load_plans
 from pipelines.db import connect
+from pipelines.sources import active_catalogue
 from safer import commands
 from safer.config import load_config
+from safer.inputs import inputs_fingerprint
 from safer.job import ExitCode, run
 from safer.periods import quarter_label
 from scheduler import main
@@ -382,6 +385,39 @@ def test_a_scheduled_source_job_only_loads_and_the_digest_job_evaluates_and_send
         "Halton CSP <halton@example.org>",
         "Performance lead <lead@example.org>",
     ]
+
+
+def test_reference_data_loaded_from_a_changed_file_makes_the_next_run_assess_again(
+    tmp_path: Path, source: tuple[str, Path], clock: Clock
+) -> None:
+    """An edited outcome mapping (or population, or ONS lookup) changes figures though no
+    source and no .py file changed: the run must not say "nothing changed"."""
+    settings = load_config(write_config(tmp_path, source[0], ["2025-01"]))
+    run(settings, AS_OF, clock)
+    catalogue = active_catalogue(load_catalogue(settings.indicators.catalogue_dir), settings)
+    plans = load_plans(settings.indicators.plans_dir, catalogue)
+    with connect(settings.database.path) as db:
+        # The database as an older mapping file would have left it: its recorded hash, and
+        # the last assessed run's inputs computed with it.
+        db.execute(
+            "UPDATE reference_data SET sha256 = 'an older file' WHERE name = 'outcome_groups.csv'"
+        )
+        db.execute(
+            "UPDATE runs SET inputs = ?", [inputs_fingerprint(db, settings, catalogue, plans)]
+        )
+
+    reloaded = run(settings, AS_OF, clock)
+    again = run(settings, AS_OF, clock)
+
+    with connect(settings.database.path) as db:
+        assess = {
+            run_id: db.rows(
+                "SELECT outcome FROM run_units WHERE run_id = ? AND unit = 'assess'", [run_id]
+            )
+            for run_id in (reloaded.run_id, again.run_id)
+        }
+    assert assess[reloaded.run_id] == [], "the mapping was reloaded: every figure recomputed"
+    assert assess[again.run_id] == [("unchanged",)], "and then nothing changed"
 
 
 def test_another_forces_file_for_the_same_month_lends_no_warning_to_this_forces_figures(

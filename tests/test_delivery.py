@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -374,6 +375,32 @@ def test_preview_shows_the_full_table_when_nothing_is_new(
     assert "Halton, 2024/25 Q4" in _text(mailbox.to(HALTON)[0])
     assert html.count("2024/25 Q4") >= 5, "the full current table"
     assert len(mailbox.messages) == 2, "only the run sent anything"
+
+
+def test_preview_uses_the_catalogue_as_a_run_does(
+    workspace: Path, published: str, clock: Clock
+) -> None:
+    """An indicator whose source is not configured says so in a preview, as in a sent digest,
+    rather than being measured on an empty table."""
+    mailbox = Mailbox()
+    with smtp(mailbox) as port:
+        config = _config(workspace, published, port)
+        run(load_config(config), AS_OF, clock)
+        out = workspace / "lead.html"
+
+        code = main(
+            ["digest", "--preview", "--recipient", "Performance lead", "--out", str(out)]
+            + ["--config", str(config), "--as-of", AS_OF.isoformat()]
+        )
+
+    assert code == 0
+    html = out.read_text(encoding="utf-8")
+    part = mailbox.to(LEAD)[0].get_body(preferencelist=("html",))
+    assert part is not None
+    unconfigured = re.compile(r"Not shown: no source configured: [^<]*")
+    sent = unconfigured.findall(str(part.get_content()))
+    assert "add [sources.call_handling] to safer.toml" in html
+    assert sent and unconfigured.findall(html) == sent
 
 
 def test_resend_sends_a_past_digest_again_and_records_it(

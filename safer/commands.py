@@ -252,8 +252,11 @@ def export_command(settings: Settings, out: Path | None, parquet: Path | None = 
         if out is None:
             count = export_observations(db, sys.stdout)
         else:
-            with out.open("w", encoding="utf-8", newline="") as handle:
-                count = export_observations(db, handle)
+            try:
+                with out.open("w", encoding="utf-8", newline="") as handle:
+                    count = export_observations(db, handle)
+            except OSError as exc:  # a missing folder, no permission, a full disk: one line
+                raise SaferError(f"{out}: cannot write the export: {exc.strerror or exc}") from None
     logger.info("exported %d observations to %s", count, out or "standard output")
     return 0
 

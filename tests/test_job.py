@@ -420,6 +420,19 @@ def test_reference_data_loaded_from_a_changed_file_makes_the_next_run_assess_aga
     assert assess[again.run_id] == [("unchanged",)], "and then nothing changed"
 
 
+def test_export_to_a_missing_folder_is_one_line_naming_the_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/unused", ["2025-01"])
+    out = tmp_path / "missing" / "dir" / "x.csv"
+
+    assert main(["export", "--config", str(config), "--out", str(out)]) == 1
+
+    assert f"{out}: cannot write the export: No such file or directory" in caplog.text
+    assert "Traceback" not in caplog.text + capsys.readouterr().err
+    assert not out.parent.exists()
+
+
 def test_another_forces_file_for_the_same_month_lends_no_warning_to_this_forces_figures(
     tmp_path: Path, source: tuple[str, Path], clock: Clock
 ) -> None:

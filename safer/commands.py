@@ -149,7 +149,7 @@ def schedule_command(settings: Settings, config: Path) -> int:
 def status_command(settings: Settings, as_json: bool, check: bool) -> int:
     """Print the status (or its JSON); with ``check``, exit 1 when it needs attention."""
     from pipelines.db import DatabaseCorrupt, DatabaseError
-    from safer.status import in_progress, read_snapshot, render
+    from safer.status import in_progress, read_snapshot, recheck, render
 
     running = in_progress(settings)
     found = None
@@ -165,10 +165,10 @@ def status_command(settings: Settings, as_json: bool, check: bool) -> int:
             )
             damaged = exc if isinstance(exc, DatabaseCorrupt) else None
     if found is None:
-        found = read_snapshot(settings)
-        if found is None:
+        snapshot = read_snapshot(settings)
+        if snapshot is None:
             raise SaferError(f"{settings.database.path}: no status yet (no run has finished)")
-        found["running"] = running
+        found = recheck(snapshot, settings, now()) | {"running": running}
     if damaged is not None:  # the snapshot predates the damage: not healthy, whatever it says
         before = found.get("problems")
         found["problems"] = [

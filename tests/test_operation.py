@@ -24,11 +24,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipelines.db import connect
+from safer import commands
 from safer.config import load_config
 from safer.job import ExitCode, run
 from safer.lock import Busy, run_lock
 from safer.logs import configure_logging
 from safer.schedule import build_scheduler, next_fire
+from scheduler import main
 from tests.conftest import ROOT, STREET, write_config
 
 Clock = Callable[[], dt.datetime]
@@ -390,6 +392,30 @@ def test_status_check_fails_when_the_last_run_failed(tmp_path: Path) -> None:
 
     assert check.returncode == 1
     assert "NEEDS ATTENTION" in out and "problem: the last run" in out
+
+
+def test_status_check_during_a_run_judges_the_window_against_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While a run holds the database, status shows the last snapshot; whether a run has
+    succeeded within the window is judged at the time of asking, not taken from it."""
+    config = write_config(tmp_path, str(STREET), ["2025-01"])
+    settings = load_config(config)
+    finished = dt.datetime(2025, 2, 20, 7, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(commands, "now", lambda: finished)
+    assert main(["run", "--config", str(config), "--as-of", "2025-02-20"]) == 0
+    window = dt.timedelta(hours=settings.operator.expected_run_hours)
+    codes = {}
+    for later in (finished + dt.timedelta(hours=1), finished + window + dt.timedelta(hours=4)):
+        monkeypatch.setattr(commands, "now", lambda at=later: at)
+        capsys.readouterr()
+        with run_lock(settings.paths.data_dir, "safer run", later):  # a run under way (hung?)
+            codes[later - finished] = main(["status", "--check", "--config", str(config)])
+        out = capsys.readouterr().out
+
+    assert codes == {dt.timedelta(hours=1): 0, window + dt.timedelta(hours=4): 1}
+    assert "NEEDS ATTENTION" in out and "a run is in progress: pid " in out
+    assert "problem: no successful run since 2025-02-20 07:00" in out
 
 
 def test_logs_are_json_lines_off_a_terminal_and_never_carry_the_password() -> None:

@@ -2,10 +2,11 @@
 
 Failures are classified by whether a later attempt may succeed: a 4xx reply, a timeout, a
 dropped connection or a server that is down is temporary (retried, then left pending); a 5xx
-reply is permanent (a refused login too: retrying a wrong password only risks a lockout). Once
-the server has accepted the message, a failure while saying goodbye is not a failure: the
-message is delivered. The password is never logged or put in an error message, nor in the
-cause chained to one, even when a server quotes it back.
+reply is permanent (a refused login too: retrying a wrong password only risks a lockout), and so
+is anything else that goes wrong (a password smtplib cannot encode): every caller gets a
+SendError, never a traceback. Once the server has accepted the message, a failure while saying
+goodbye is not a failure: the message is delivered. The password is never logged or put in an
+error message, nor in the cause chained to one, even when a server quotes it back.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def send_message(config: SmtpConfig, password: str | None, message: EmailMessage
         return
     except SendError as exc:
         error = exc
+    except Exception as exc:  # noqa: BLE001 - the one chokepoint: no send may crash a run
+        error = _unexpected(config, exc)
     secrets = _secret_forms(config.user, password)
     if secrets and _quotes(error, secrets):
         # A server may quote the credentials back (a 535 reply echoing the AUTH data), and the
@@ -36,6 +39,21 @@ def send_message(config: SmtpConfig, password: str | None, message: EmailMessage
         # error without the secret and with no cause or context (raised outside ``except``).
         error = SendError(redact(str(error), secrets), transient=error.transient)
     raise error
+
+
+def _unexpected(config: SmtpConfig, exc: Exception) -> SendError:
+    """Anything but an SMTP or network error (smtplib's UnicodeEncodeError for a non-ASCII
+    password or address, a bug) as a permanent failure: retrying cannot help. The exception
+    is not chained, and a UnicodeError's text is not used, as it quotes what it could not
+    encode (which may be the password)."""
+    where = f"SMTP {config.host}:{config.port}"
+    if isinstance(exc, UnicodeError):
+        return SendError(
+            f"{where}: cannot send: the user, password or an address has a character SMTP "
+            f"cannot carry here (only ASCII) ({type(exc).__name__})",
+            transient=False,
+        )
+    return SendError(f"{where}: unexpected {_describe(exc)}", transient=False)
 
 
 def _secret_forms(user: str | None, password: str | None) -> tuple[str, ...]:

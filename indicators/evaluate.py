@@ -224,7 +224,7 @@ def _status(
     if obs.period_start in ctx.withheld:
         return Status.WITHHELD, f"withheld: {ctx.withheld[obs.period_start]}", None
     if _complete(obs) is None:
-        last = month_label(add_months(obs.period_start, obs.months_loaded - 1))
+        last = month_label(_last_point(measured, obs))
         return (
             Status.INCOMPLETE,
             f"only {obs.months_loaded} of 3 months loaded (to {last}); "
@@ -317,11 +317,17 @@ def _rest_of_force(
     return (force_obs.numerator - obs.numerator) / denominator if denominator > 0 else None
 
 
-def _last_point(obs: Observation, grain: Grain) -> dt.date:
-    """The start of the series point that ends the judged period (its last loaded month)."""
-    if grain == "month":
-        return add_months(obs.period_start, max(obs.months_loaded, 1) - 1)
-    return obs.period_start
+def _last_point(measured: Measured, obs: Observation) -> dt.date:
+    """The start of the series point that ends the judged period: its latest month present.
+
+    Not ``period_start + months_loaded - 1``: the months loaded need not be the first ones (a
+    quarter whose wanted months start in May has May and June, two months, to June).
+    """
+    if measured.grain != "month":
+        return obs.period_start
+    months = (add_months(obs.period_start, i) for i in range(GRAIN_MONTHS["quarter"]))
+    present = [month for month in months if (obs.area_code, month) in measured.series]
+    return present[-1] if present else obs.period_start
 
 
 def _rolling(
@@ -333,7 +339,7 @@ def _rolling(
         return None, None
     step = GRAIN_MONTHS[measured.grain]
     points = 12 // step
-    end = _last_point(obs, measured.grain)
+    end = _last_point(measured, obs)
     window = [
         measured.series.get((obs.area_code, add_months(end, -i * step))) for i in range(2 * points)
     ]
@@ -367,7 +373,7 @@ def _spc(
     """
     grain, step = measured.grain, GRAIN_MONTHS[measured.grain]
     values: list[float] = []
-    last = point = _last_point(obs, grain)
+    last = point = _last_point(measured, obs)
     while (
         found := measured.series.get((obs.area_code, point))
     ) is not None and found.value is not None:

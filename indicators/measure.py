@@ -234,17 +234,29 @@ FROM force
 
 
 def withheld_quarters(
-    db: Database, source: str, grain: Grain = "quarter", force_id: str | None = None
+    db: Database,
+    source: str,
+    grain: Grain = "quarter",
+    force_id: str | None = None,
+    own: str | None = None,
 ) -> dict[dt.date, str]:
     """Evaluated periods (quarters, or years for a yearly source) holding a period whose file's
     latest batch failed its checks, with the reason: of ``force_id``'s batches when given (a
-    national database holds every force's), else of all."""
+    national database holds every force's), else of all.
+
+    A ledger row from before batches named their force (migration 008) has no force_id: it is
+    the configured force's (``own``, by default ``force_id``). It is grouped with that force's
+    later rows, or an old quarantined batch would stay the latest of a group of its own after
+    the upgrade and withhold its period for good; and it is no other force's.
+    """
     rows = db.rows(
         """
         WITH latest AS (
             SELECT * FROM load_ledger WHERE source = $1 AND status <> 'failed'
-              AND ($2::VARCHAR IS NULL OR coalesce(force_id, $2) = $2)
-            QUALIFY row_number() OVER (PARTITION BY slot, force_id ORDER BY finished_at DESC) = 1
+              AND ($2::VARCHAR IS NULL OR coalesce(force_id, $3) = $2)
+            QUALIFY row_number() OVER (
+                PARTITION BY slot, coalesce(force_id, $3) ORDER BY finished_at DESC
+            ) = 1
         ), held AS (
             SELECT l.batch_id, l.periods, l.slot, l.file_path,
                    string_agg(q.check_id, ', ' ORDER BY q.check_id) AS checks
@@ -254,7 +266,7 @@ def withheld_quarters(
         )
         SELECT unnest(periods) AS period, slot, file_path, checks FROM held ORDER BY 1, 2
         """,
-        [source, force_id],
+        [source, force_id, own or force_id],
     )
     reasons: dict[dt.date, list[str]] = defaultdict(list)
     for period, slot, file_path, checks in rows:

@@ -214,8 +214,9 @@ def copy_database(path: Path, out: Path) -> None:
 
     The file is opened (replaying a killed run's write-ahead log) and checkpointed, so it holds
     every committed transaction, then copied byte for byte while this connection holds DuckDB's
-    lock, so no other process writes it meanwhile; the copy is written beside ``out`` and
-    renamed into place, so ``out`` is never a partial file. The caller holds the run lock.
+    lock, so no other process writes it meanwhile. ``out`` is the caller's working name (it
+    checks the copy before renaming it into place, so a damaged copy never becomes the newest
+    backup); a copy that fails part-way is removed. The caller holds the run lock.
     """
     if not path.is_file():
         raise LoadError(f"{path}: no database file")
@@ -224,22 +225,23 @@ def copy_database(path: Path, out: Path) -> None:
     except duckdb.Error as exc:
         problem = database_problem(exc, path)
         raise problem or LoadError(f"{path}: cannot open the database: {exc}") from exc
-    partial = out.with_name(f".{out.name}.partial")
+    written = False
     try:
         con.execute("CHECKPOINT")
         out.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("rb") as source, partial.open("wb") as copy:
+        with path.open("rb") as source, out.open("wb") as copy:
             shutil.copyfileobj(source, copy, 1 << 20)
             copy.flush()
             os.fsync(copy.fileno())
-        os.replace(partial, out)
+        written = True
     except duckdb.Error as exc:
         problem = database_problem(exc, path)
         raise problem or LoadError(f"{path}: cannot checkpoint the database: {exc}") from exc
     except OSError as exc:
         raise LoadError(f"{out}: cannot write the copy: {exc}") from exc
     finally:
-        partial.unlink(missing_ok=True)
+        if not written:
+            out.unlink(missing_ok=True)
         con.close()
 
 

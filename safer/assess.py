@@ -111,7 +111,7 @@ def _evaluate_all(
     run_id: str,
     gate: GateOutcome,
 ) -> list[Evaluation]:
-    flags = (*gate.flags, *_batch_warnings(db))
+    flags = (*gate.flags, *_batch_warnings(db, settings.force.id))
     found: list[Evaluation] = []
     for indicator, measured in measured_all.items():
         held = withheld_quarters(db, indicator.source, indicator.evaluated_grain, settings.force.id)
@@ -187,15 +187,19 @@ def _gate(
     return gate
 
 
-def _batch_warnings(db: Database) -> list[DataFlag]:
-    """Warning-level failures of the batches in use, shown beside every figure they feed."""
+def _batch_warnings(db: Database, force_id: str) -> list[DataFlag]:
+    """Warning-level failures of the force's batches in use, shown beside every figure they
+    feed. Only the force's: a national database holds every force's files for the same slot
+    (a row without a force predates migration 008 and is the configured force's)."""
     rows = db.rows(
         "WITH in_use AS (SELECT source, coalesce(released_batch, batch_id) AS batch_id, periods "
         "FROM load_ledger WHERE status IN ('loaded', 'revised', 'released') "
+        "AND coalesce(force_id, $1) = $1 "
         "QUALIFY row_number() OVER (PARTITION BY source, slot ORDER BY finished_at DESC) = 1) "
         "SELECT DISTINCT u.source, unnest(u.periods) AS period, c.check_id, c.message "
         "FROM in_use u JOIN check_results c USING (batch_id) "
-        "WHERE c.severity = 'warning' AND NOT c.success ORDER BY ALL"
+        "WHERE c.severity = 'warning' AND NOT c.success ORDER BY ALL",
+        [force_id],
     )
     return [
         DataFlag(

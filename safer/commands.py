@@ -12,6 +12,7 @@ import getpass
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -56,7 +57,8 @@ def run_command(
 
     parts = {
         "run": Parts(),
-        "source": Parts(sources=(source,) if source else ()),
+        # A per-source job fetches and loads that source only; the `digest` job evaluates.
+        "source": Parts(sources=(source,) if source else (), evaluate=False),
         "digest": Parts(sources=()),
     }.get(kind)
     try:
@@ -109,25 +111,37 @@ def run_once(config: Path, kind: str, source: str | None) -> int:
 
 
 def schedule_command(settings: Settings, config: Path) -> int:
-    """Run the scheduler until SIGTERM or SIGINT; the job under way finishes first."""
+    """Run the scheduler until SIGTERM or SIGINT; the job under way finishes first (it stops
+    at its next unit, as a stopped ``safer run`` does), and only then does the process end."""
     import signal
+    import threading
 
     from safer import stopping
-    from safer.schedule import build_scheduler
+    from safer.schedule import build_scheduler, finish_firings
 
     scheduler = build_scheduler(settings, config)
+    asked = threading.Event()
 
     def stop(signum: int, _frame: object) -> None:
-        logger.warning(
-            "%s received: stopping the scheduler after the current job", signal.Signals(signum).name
-        )
+        name = signal.Signals(signum).name
+        if asked.is_set():  # the scheduler is already shut down: only waiting for the job
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a second SIGINT interrupts at once
+            logger.warning("%s received again: still finishing the job under way", name)
+            return
+        asked.set()
+        logger.warning("%s received: stopping the scheduler after the current job", name)
         stopping.request()
+        # Not wait=True: this runs in the main thread, inside the scheduler's loop.
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     logger.info("schedule: starting (job store %s)", settings.schedule.job_store)
     scheduler.start()
+    # shutdown(wait=False) returned at once; the job thread is still running, and the process
+    # may leave by os._exit (scheduler._exit), which would kill it mid-run.
+    finish_firings()
     logger.info("schedule: stopped")
     return 0
 
@@ -135,7 +149,7 @@ def schedule_command(settings: Settings, config: Path) -> int:
 def status_command(settings: Settings, as_json: bool, check: bool) -> int:
     """Print the status (or its JSON); with ``check``, exit 1 when it needs attention."""
     from pipelines.db import DatabaseCorrupt, DatabaseError
-    from safer.status import in_progress, read_snapshot, render
+    from safer.status import in_progress, read_snapshot, recheck, render
 
     running = in_progress(settings)
     found = None
@@ -151,10 +165,10 @@ def status_command(settings: Settings, as_json: bool, check: bool) -> int:
             )
             damaged = exc if isinstance(exc, DatabaseCorrupt) else None
     if found is None:
-        found = read_snapshot(settings)
-        if found is None:
+        snapshot = read_snapshot(settings)
+        if snapshot is None:
             raise SaferError(f"{settings.database.path}: no status yet (no run has finished)")
-        found["running"] = running
+        found = recheck(snapshot, settings, now()) | {"running": running}
     if damaged is not None:  # the snapshot predates the damage: not healthy, whatever it says
         before = found.get("problems")
         found["problems"] = [
@@ -200,12 +214,23 @@ def backfill_command(
 ) -> int:
     """``safer backfill``: months of street and outcomes files, under the run lock."""
     from safer.backfill import backfill
+
+    return _locked(
+        settings,
+        "safer backfill",
+        lambda: backfill(settings, first, last, forces, jobs, evaluate, now),
+    )
+
+
+def _locked(settings: Settings, command: str, work: Callable[[], int]) -> int:
+    """``work`` under the run lock; exit 5 (BUSY), having done nothing, while another command
+    holds it, naming the holder as a second run does."""
     from safer.job import ExitCode
     from safer.lock import Busy, run_lock
 
     try:
-        with run_lock(settings.paths.data_dir, "safer backfill", now()):
-            return backfill(settings, first, last, forces, jobs, evaluate, now)
+        with run_lock(settings.paths.data_dir, command, now()):
+            return work()
     except Busy as exc:
         logger.warning("%s", exc)
         return int(ExitCode.BUSY)
@@ -227,13 +252,28 @@ def export_command(settings: Settings, out: Path | None, parquet: Path | None = 
         if out is None:
             count = export_observations(db, sys.stdout)
         else:
-            with out.open("w", encoding="utf-8", newline="") as handle:
-                count = export_observations(db, handle)
+            try:
+                with out.open("w", encoding="utf-8", newline="") as handle:
+                    count = export_observations(db, handle)
+            except OSError as exc:  # a missing folder, no permission, a full disk: one line
+                raise SaferError(f"{out}: cannot write the export: {exc.strerror or exc}") from None
     logger.info("exported %d observations to %s", count, out or "standard output")
     return 0
 
 
 def quarantine_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``list`` and ``show`` only read, so they take no run lock (during a run DuckDB's own
+    lock refuses them in one line); ``release`` loads a batch, so it writes under the lock."""
+    if args.action == "release":
+        return _locked(
+            settings,
+            f"safer quarantine release {args.batch_id}",
+            lambda: _quarantine_action(settings, args),
+        )
+    return _quarantine_action(settings, args)
+
+
+def _quarantine_action(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.db import connect
 
     with connect(settings.database.path, settings.database.memory_limit) as db:
@@ -286,9 +326,15 @@ def _login() -> str:
 
 
 def digest_command(settings: Settings, args: argparse.Namespace) -> int:
+    """A preview reads a copy of the database and records nothing; a resend stores and sends
+    digests, so it writes under the run lock."""
     if args.preview:
         return _preview(settings, args.out, args.as_of, args.recipient)
-    return _resend(settings, args.resend, args.recipient)
+    return _locked(
+        settings,
+        f"safer digest --resend {args.resend}",
+        lambda: _resend(settings, args.resend, args.recipient),
+    )
 
 
 def _preview(settings: Settings, out: Path, as_of: dt.date | None, recipient: str | None) -> int:

@@ -10,7 +10,8 @@ per problem, each followed by what to do.
 
 ``safer backup --out FILE`` writes a consistent copy under the run lock (a run under way makes
 it refuse with exit 5, as a second run would): checkpointed, copied, then opened and checked as
-``doctor`` checks the original. It prints the copy's path, size and each table's row count.
+``doctor`` checks the original, and renamed into place only when it passes (a failing copy is
+deleted, exit 1). It prints the copy's path, size and each table's row count.
 Restoring is copying it back (README, "Recovery").
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,10 +247,12 @@ class Backup:
 
 def backup(settings: Settings, out: Path, now: Clock) -> Backup:
     """Write a consistent copy of the database to ``out`` (a file, or a folder to put
-    ``safer-<time>.duckdb`` in) under the run lock, then check the copy as doctor would.
+    ``safer-<time>.duckdb`` in) under the run lock, checked as doctor would check it.
 
-    Raises Busy while a run holds the lock, LoadError when the database cannot be read or
-    ``out`` is the database itself.
+    The copy is written and checked under a hidden ``.partial`` name and renamed to ``out``
+    only when it passes, so the newest backup is never a damaged one; a copy that fails is
+    deleted and the report says why. Raises Busy while a run holds the lock, LoadError when
+    the database cannot be read or ``out`` is the database itself.
     """
     path = settings.database.path
     started = now()
@@ -256,13 +260,40 @@ def backup(settings: Settings, out: Path, now: Clock) -> Backup:
         out = out / f"safer-{started:%Y%m%dT%H%M%S}.duckdb"
     if out.resolve() in {path.resolve(), path.with_name(f"{path.name}.wal").resolve()}:
         raise LoadError(f"{out}: that is the database itself; give another --out")
+    partial = out.with_name(f".{out.name}.partial")
     with run_lock(settings.paths.data_dir, "safer backup", started):
-        copy_database(path, out)
-    report = Report(out)
-    with open_read_only(out) as copy:
+        copy_database(path, partial)
+    try:
+        size = partial.stat().st_size
+        report, tables = _check_copy(partial, settings)
+        if report.healthy:
+            os.replace(partial, out)
+        else:
+            report.problems.append(
+                (
+                    f"{out}: not written: the copy failed the checks above and was deleted",
+                    "run `safer doctor`: the database itself may be damaged",
+                )
+            )
+    finally:
+        partial.unlink(missing_ok=True)
+    return Backup(out, size, tables, report)
+
+
+def _check_copy(copy_path: Path, settings: Settings) -> tuple[Report, tuple[tuple[str, int], ...]]:
+    """Doctor's checks on the copy, and each table's row count when it passes them."""
+    report = Report(copy_path)
+    try:
+        copy = open_read_only(copy_path)
+    except (DatabaseCorrupt, DatabaseLocked, LoadError) as exc:
+        report.problems.append((str(exc), ""))
+        return report, ()
+    with copy:
         if _check_schema(copy, report) and _read_everything(copy, settings, report):
             if schema_version(copy) == latest_version():
                 _check_integrity(copy, settings, report)
+        if not report.healthy:
+            return report, ()
         tables = tuple(
             (str(name), int(copy.scalar(f'SELECT count(*) FROM "{name}"')))
             for (name,) in copy.rows(
@@ -270,7 +301,7 @@ def backup(settings: Settings, out: Path, now: Clock) -> Backup:
                 "'BASE TABLE' AND table_catalog = current_database() ORDER BY table_name"
             )
         )
-    return Backup(out, out.stat().st_size, tables, report)
+    return report, tables
 
 
 def doctor_command(settings: Settings, now: Clock) -> int:
@@ -285,14 +316,14 @@ def backup_command(settings: Settings, out: Path, now: Clock) -> int:
     except Busy as exc:
         logger.warning("%s", exc)
         return 5  # ExitCode.BUSY, as for a second run
+    if not made.report.healthy:
+        print("\n".join(made.report.lines()))
+        return 1
     print(f"backup: {made.path} ({made.size:,} bytes)")
     for name, count in made.tables:
         print(f"  {name}: {count:,} rows")
     for note in made.report.notes:
         print(f"note: {note}")
-    if not made.report.healthy:
-        print("\n".join(made.report.lines()))
-        return 1
     print(f"backup: {made.path} opens and passes safer doctor's checks")
     logger.info(
         "backup of %s written to %s (%d bytes)", settings.database.path, made.path, made.size

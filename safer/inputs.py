@@ -2,9 +2,11 @@
 new can skip measuring, evaluating and building digests (the idle run cron makes most days).
 
 The fingerprint covers the loaded batches and their ledger (a quarantine, a release or a revision
-changes it), the catalogue and plans, the settings that shape figures and digests, and the code
-that computes them (file sizes and times of the packages). If anything differs the run does the
-whole assessment; a skipped one still reports missing releases and sends queued digests.
+changes it), the bundled reference data as loaded (``reference_data``: the outcome mapping,
+populations, the ONS lookup), the catalogue and plans, the settings that shape figures and
+digests, and the code that computes them (file sizes and times of the packages). If anything
+differs the run does the whole assessment; a skipped one still reports missing releases and
+sends queued digests.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ def inputs_fingerprint(
     data = db.rows(
         "SELECT (SELECT bit_xor(hash(source, period, batch_id, rows)) FROM source_periods), "
         "(SELECT bit_xor(hash(batch_id, status, finished_at, released_batch)) FROM load_ledger), "
-        "(SELECT bit_xor(hash(batch_id, check_id, released_at)) FROM quarantine)"
+        "(SELECT bit_xor(hash(batch_id, check_id, released_at)) FROM quarantine), "
+        # The bundled reference data (outcome mapping, populations, ONS lookup, forces) as
+        # loaded this run: an edited mapping changes figures, though no .py file changed.
+        "(SELECT string_agg(name || ':' || sha256, ';' ORDER BY name) FROM reference_data)"
     )[0]
     shaped = settings.model_dump_json(include={"force", "indicators", "checks", "recipients"})
     digest = hashlib.sha256()

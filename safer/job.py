@@ -172,6 +172,12 @@ def _run_stages(
         return _finish(
             db, settings, run_id, batches, _NO_DELIVERY, [ExitCode.STOPPED], streaks, clock
         )
+    if not parts.evaluate:
+        # A scheduled per-source fetch: figures and digests are the `digest` job's (or the
+        # next whole run's); the new batches change the ledger, so that run assesses them.
+        logger.info("run %s: fetched and loaded only; evaluating is left to a digest run", run_id)
+        problems = _load_problems(db, run_id, batches)
+        return _finish(db, settings, run_id, batches, _NO_DELIVERY, problems, streaks, clock)
     inputs = inputs_fingerprint(db, settings, catalogue, plans)
     before = last_assessed(db)
     if before is not None and before[1] == inputs:
@@ -202,6 +208,14 @@ def _run_stages(
     if delivery.waiting or delivery.failed:
         problems.append(ExitCode.DIGEST_NOT_SENT)
     return _finish(db, settings, run_id, batches, delivery, problems, streaks, clock)
+
+
+def _load_problems(db: Database, run_id: str, batches: Sequence[BatchOutcome]) -> list[ExitCode]:
+    """What a run that only fetched and loaded has to report."""
+    problems = [ExitCode.JOB_ERROR] if _failed_units(db, run_id) else []
+    if any(b.outcome == "quarantined" for b in batches):
+        problems.append(ExitCode.CHECKS_FAILED)
+    return problems
 
 
 def _unchanged(

@@ -93,7 +93,9 @@ def _judge(
         own = judging.own.pfa_code == pfa
         # Only a force with a quarantined file has anything withheld: ask for those alone.
         withheld = (
-            withheld_quarters(db, indicator.source, indicator.evaluated_grain, force)
+            withheld_quarters(
+                db, indicator.source, indicator.evaluated_grain, force, judging.own.id
+            )
             if force in held
             else {}
         )

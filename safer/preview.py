@@ -18,6 +18,7 @@ from alerts.digest import Digest
 from alerts.render import Rendered, render_digest
 from indicators.definitions import load_catalogue, load_plans
 from pipelines.db import Database, DatabaseError, connect
+from pipelines.sources import active_catalogue
 from safer.assess import Clock, assess
 from safer.config import Recipient, Settings
 from safer.errors import DigestError
@@ -39,7 +40,8 @@ def preview(
 ) -> list[Preview]:
     """Each chosen recipient's digest as a run would build it; raises DigestError."""
     chosen = _recipients(settings.recipients, recipient)
-    catalogue = load_catalogue(settings.indicators.catalogue_dir)
+    # As a run sees it: an unconfigured source's indicators say so, and are not measured.
+    catalogue = active_catalogue(load_catalogue(settings.indicators.catalogue_dir), settings)
     plans = load_plans(settings.indicators.plans_dir, catalogue)
     with snapshot(settings.database.path) as db:
         names = area_names(db)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,14 @@ from zoneinfo import ZoneInfo
 
 from safer.config import Settings
 
-__all__ = ["LONDON", "ScheduledJob", "build_scheduler", "fire", "planned_jobs"]
+__all__ = [
+    "LONDON",
+    "ScheduledJob",
+    "build_scheduler",
+    "finish_firings",
+    "fire",
+    "planned_jobs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -126,15 +135,62 @@ def _keep_or_reschedule(
     scheduler.reschedule_job(job.id, trigger=trigger)
 
 
+class _Firings:
+    """The firings under way in this process, so a stopping scheduler can let them finish
+    (the process may end with ``os._exit``, which would kill a job thread mid-run)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._running = 0
+        self._closed = False
+
+    @contextmanager
+    def starting(self) -> Iterator[bool]:
+        """Hold a firing's place while it runs; yields False once the scheduler is stopping
+        (a firing still queued then is not started)."""
+        with self._changed:
+            if self._closed:
+                allowed = False
+            else:
+                allowed = True
+                self._running += 1
+        try:
+            yield allowed
+        finally:
+            if allowed:
+                with self._changed:
+                    self._running -= 1
+                    self._changed.notify_all()
+
+    def close_and_wait(self) -> None:
+        """Start no more firings, and return once those under way have finished."""
+        with self._changed:
+            self._closed = True
+            self._changed.wait_for(lambda: self._running == 0)
+
+
+_FIRINGS = _Firings()
+
+
+def finish_firings() -> None:
+    """Called once the scheduler is shut down: wait for the job under way (README: "the job
+    under way finishes first"); it stops at its next unit, as a stopped ``safer run`` does."""
+    _FIRINGS.close_and_wait()
+
+
 def fire(config: str, kind: str, source: str | None) -> None:
     """One scheduled firing; never raises (a failure is logged, recorded and alerted by the run
     itself), so the scheduler goes on to the next."""
     from scheduler import run_once
 
-    try:
-        run_once(Path(config), kind, source)
-    except Exception:  # noqa: BLE001 - the scheduler must outlive any one run
-        logger.exception("schedule: %s %s failed", kind, source or "")
+    with _FIRINGS.starting() as allowed:
+        if not allowed:
+            logger.info("schedule: %s %s not started: stopping", kind, source or "")
+            return
+        try:
+            run_once(Path(config), kind, source)
+        except Exception:  # noqa: BLE001 - the scheduler must outlive any one run
+            logger.exception("schedule: %s %s failed", kind, source or "")
 
 
 def next_fire(cron: str, after: dt.datetime) -> dt.datetime:

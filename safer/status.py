@@ -24,7 +24,7 @@ from pipelines.sources import configured
 from safer.config import Settings
 from safer.lock import held_by
 
-__all__ = ["collect", "render", "snapshot_path", "write_snapshot"]
+__all__ = ["collect", "recheck", "render", "snapshot_path", "write_snapshot"]
 
 SNAPSHOT = "status.json"
 
@@ -107,7 +107,15 @@ def next_runs(job_store: Path) -> list[dict[str, Any]]:
     ]
 
 
+def recheck(found: dict[str, Any], settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """A snapshot's problems judged again at ``now``: a run holding the database for hours (or
+    hung) must not hide that no run has succeeded within the window since the snapshot."""
+    problems = _problems(found, settings, now)
+    return {**found, "problems": problems, "healthy": not problems}
+
+
 def _problems(found: dict[str, Any], settings: Settings, now: dt.datetime) -> list[str]:
+    """What needs attention in ``found``, from ``collect`` or from a snapshot (plain values)."""
     problems = []
     runs = found["runs"]
     if runs and runs[0]["exit_code"] == 1:
@@ -116,8 +124,8 @@ def _problems(found: dict[str, Any], settings: Settings, now: dt.datetime) -> li
     window = dt.timedelta(hours=settings.operator.expected_run_hours)
     if not ok:
         problems.append("no run has succeeded yet")
-    elif now - ok[0]["finished_at"] > window:
-        problems.append(f"no successful run since {ok[0]['finished_at']:%Y-%m-%d %H:%M %Z}")
+    elif now - (finished := _moment(ok[0]["finished_at"])) > window:
+        problems.append(f"no successful run since {finished:%Y-%m-%d %H:%M %Z}")
     for source in found["sources"]:
         if source["consecutive_failures"] >= settings.operator.failures_in_a_row:
             problems.append(
@@ -127,6 +135,11 @@ def _problems(found: dict[str, Any], settings: Settings, now: dt.datetime) -> li
     if failed:
         problems.append(f"{len(failed)} digests were refused by the SMTP server")
     return problems
+
+
+def _moment(value: dt.datetime | str) -> dt.datetime:
+    """A time from the database, or as a snapshot holds it (ISO text, ``_plain``)."""
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
 
 def write_snapshot(found: dict[str, Any], path: Path) -> None:

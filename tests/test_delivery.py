@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from pipelines.db import connect
 from safer.config import load_config
 from safer.errors import SendError
 from safer.job import ExitCode, run
+from safer.lock import run_lock
 from scheduler import main
 from tests.conftest import ROOT, STREET, free_port, write_config
 
@@ -375,6 +377,32 @@ def test_preview_shows_the_full_table_when_nothing_is_new(
     assert len(mailbox.messages) == 2, "only the run sent anything"
 
 
+def test_preview_uses_the_catalogue_as_a_run_does(
+    workspace: Path, published: str, clock: Clock
+) -> None:
+    """An indicator whose source is not configured says so in a preview, as in a sent digest,
+    rather than being measured on an empty table."""
+    mailbox = Mailbox()
+    with smtp(mailbox) as port:
+        config = _config(workspace, published, port)
+        run(load_config(config), AS_OF, clock)
+        out = workspace / "lead.html"
+
+        code = main(
+            ["digest", "--preview", "--recipient", "Performance lead", "--out", str(out)]
+            + ["--config", str(config), "--as-of", AS_OF.isoformat()]
+        )
+
+    assert code == 0
+    html = out.read_text(encoding="utf-8")
+    part = mailbox.to(LEAD)[0].get_body(preferencelist=("html",))
+    assert part is not None
+    unconfigured = re.compile(r"Not shown: no source configured: [^<]*")
+    sent = unconfigured.findall(str(part.get_content()))
+    assert "add [sources.call_handling] to safer.toml" in html
+    assert sent and unconfigured.findall(html) == sent
+
+
 def test_resend_sends_a_past_digest_again_and_records_it(
     workspace: Path, published: str, clock: Clock
 ) -> None:
@@ -411,6 +439,26 @@ def test_resend_sends_a_past_digest_again_and_records_it(
         [HALTON],
     )
     assert deliveries == 2 and items > 0
+
+
+def test_resend_while_a_run_holds_the_lock_does_nothing_and_names_the_holder(
+    workspace: Path, published: str, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mailbox = Mailbox()
+    with smtp(mailbox) as port:
+        config = _config(workspace, published, port)
+        settings = load_config(config)
+        report = run(settings, AS_OF, clock)
+        db_path = settings.database.path
+        before = {t: _rows(db_path, f"SELECT * FROM {t} ORDER BY ALL") for t in TABLES}
+
+        with run_lock(settings.paths.data_dir, "safer run", dt.datetime.now(dt.UTC)) as holder:
+            code = main(["digest", "--resend", report.run_id, "--config", str(config)])
+
+    assert code == ExitCode.BUSY == 5
+    assert f"another safer run holds the lock (pid {holder.pid}" in caplog.text
+    assert len(mailbox.messages) == 2, "only the run sent anything"
+    assert {t: _rows(db_path, f"SELECT * FROM {t} ORDER BY ALL") for t in TABLES} == before
 
 
 def test_resend_refuses_an_unknown_run_or_recipient_and_sends_nothing(

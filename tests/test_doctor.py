@@ -313,6 +313,35 @@ def test_backup_writes_a_checked_copy_with_every_row(
     assert made.stat().st_size > 0
 
 
+def test_a_backup_that_fails_its_checks_is_deleted_not_left_as_the_newest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copy of a file with a damaged block is damaged too: it is checked before it is put in
+    place, and deleted, so `cp BACKUP` can never restore it."""
+    config = _config(tmp_path)
+    path = _db(config)
+    with connect(path) as db:
+        db.execute("CREATE TABLE bulk AS SELECT range AS n, range::VARCHAR AS s FROM range(300000)")
+        db.execute("CHECKPOINT")
+        block = db.scalar(
+            "SELECT max(block_id) FROM pragma_storage_info('bulk') WHERE segment_type = 'VARCHAR'"
+        )
+    with path.open("r+b") as handle:
+        handle.seek(HEADER + int(block) * BLOCK + 512)
+        handle.write(os.urandom(4096))
+    out = tmp_path / "backups" / "copy.duckdb"
+
+    code = main(["backup", "--config", str(config), "--out", str(out)])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    found = _problems(lines)
+    assert any("is damaged" in p and "(reading table bulk)" in p for p in found), lines
+    assert f"problem: {out}: not written: the copy failed the checks above and was deleted" in lines
+    assert not any(line.startswith("backup: ") for line in lines)
+    assert list(out.parent.iterdir()) == [], "neither the copy nor its .partial is left"
+
+
 def test_backup_refuses_while_a_run_holds_the_lock(
     ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -173,3 +173,19 @@ def test_spc_latest_reads_spc_for_each_areas_latest_periods_only() -> None:
             assert (e.status, e.reason, e.value) == (before.status, before.reason, before.value)
         else:
             assert e == before
+
+
+def test_a_quarter_loaded_from_its_second_month_runs_to_its_latest_month() -> None:
+    """With months = ["2025-05:"], 2025/26 Q1 holds May and June: two months, to June (not
+    period start + 2 - 1 = May), and SPC ends on June."""
+    q1, may, june = dt.date(2025, 4, 1), dt.date(2025, 5, 1), dt.date(2025, 6, 1)
+    series = {(FORCE, m): Observation(ASB.id, FORCE, m, 1, 40, None) for m in (may, june)}
+    quarter = {(FORCE, q1): Observation(ASB.id, FORCE, q1, 2, 80, None)}
+    ctx = Context(plans=PLANS, force_code=FORCE, withheld={})
+
+    [found] = evaluate(ASB, Measured(periods=quarter, series=series), ctx)
+
+    assert found.status is Status.INCOMPLETE
+    assert found.reason.startswith("only 2 of 3 months loaded (to 2025-06)")
+    assert found.spc_text.startswith("SPC on monthly figures May 2025 to Jun 2025")
+    assert [p.value for p in found.spc_points] == [40, 40]

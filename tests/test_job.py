@@ -17,8 +17,12 @@ from pathlib import Path
 import pytest
 
 from demo.server import serve
+from indicators.definitions import load_catalogue, load_plans
 from pipelines.db import connect
+from pipelines.sources import active_catalogue
+from safer import commands
 from safer.config import load_config
+from safer.inputs import inputs_fingerprint
 from safer.job import ExitCode, run
 from safer.periods import quarter_label
 from scheduler import main
@@ -349,3 +353,107 @@ def test_a_route_to_an_unknown_priority_is_refused_before_any_work(
 
     assert "recipients.2.priorities: 'reduce_crim' is neither a plan priority" in caplog.text
     assert not (tmp_path / "safer.duckdb").exists(), "refused before opening the database"
+
+
+def test_a_scheduled_source_job_only_loads_and_the_digest_job_evaluates_and_sends(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    smtp_server: tuple[int, list[EmailMessage]],
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Clock,
+) -> None:
+    """``[schedule] sources`` fetch and load; ``digest`` evaluates and sends (README)."""
+    port, received = smtp_server
+    settings = load_config(write_config(tmp_path, source[0], MONTHS, smtp_port=port))
+    monkeypatch.setattr(commands, "now", clock)
+
+    assert commands.run_command(settings, AS_OF, "source", "police_uk_street") == 0
+
+    with connect(settings.database.path) as db:
+        assert db.scalar("SELECT count(*) FROM source_periods") == 6
+        assert db.scalar("SELECT count(*) FROM observations") == 0
+        assert db.scalar("SELECT count(*) FROM evaluations") == 0
+        assert db.scalar("SELECT count(*) FROM outbox") == 0
+    assert received == []
+
+    assert commands.run_command(settings, AS_OF, "digest") == 0
+
+    with connect(settings.database.path) as db:
+        assert db.scalar("SELECT count(*) FROM evaluations") > 0
+        assert db.scalar("SELECT count(*) FROM load_ledger") == 6, "the digest job fetched nothing"
+    assert sorted(m["To"] for m in received) == [
+        "Halton CSP <halton@example.org>",
+        "Performance lead <lead@example.org>",
+    ]
+
+
+def test_reference_data_loaded_from_a_changed_file_makes_the_next_run_assess_again(
+    tmp_path: Path, source: tuple[str, Path], clock: Clock
+) -> None:
+    """An edited outcome mapping (or population, or ONS lookup) changes figures though no
+    source and no .py file changed: the run must not say "nothing changed"."""
+    settings = load_config(write_config(tmp_path, source[0], ["2025-01"]))
+    run(settings, AS_OF, clock)
+    catalogue = active_catalogue(load_catalogue(settings.indicators.catalogue_dir), settings)
+    plans = load_plans(settings.indicators.plans_dir, catalogue)
+    with connect(settings.database.path) as db:
+        # The database as an older mapping file would have left it: its recorded hash, and
+        # the last assessed run's inputs computed with it.
+        db.execute(
+            "UPDATE reference_data SET sha256 = 'an older file' WHERE name = 'outcome_groups.csv'"
+        )
+        db.execute(
+            "UPDATE runs SET inputs = ?", [inputs_fingerprint(db, settings, catalogue, plans)]
+        )
+
+    reloaded = run(settings, AS_OF, clock)
+    again = run(settings, AS_OF, clock)
+
+    with connect(settings.database.path) as db:
+        assess = {
+            run_id: db.rows(
+                "SELECT outcome FROM run_units WHERE run_id = ? AND unit = 'assess'", [run_id]
+            )
+            for run_id in (reloaded.run_id, again.run_id)
+        }
+    assert assess[reloaded.run_id] == [], "the mapping was reloaded: every figure recomputed"
+    assert assess[again.run_id] == [("unchanged",)], "and then nothing changed"
+
+
+def test_export_to_a_missing_folder_is_one_line_naming_the_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/unused", ["2025-01"])
+    out = tmp_path / "missing" / "dir" / "x.csv"
+
+    assert main(["export", "--config", str(config), "--out", str(out)]) == 1
+
+    assert f"{out}: cannot write the export: No such file or directory" in caplog.text
+    assert "Traceback" not in caplog.text + capsys.readouterr().err
+    assert not out.parent.exists()
+
+
+def test_another_forces_file_for_the_same_month_lends_no_warning_to_this_forces_figures(
+    tmp_path: Path, source: tuple[str, Path], clock: Clock
+) -> None:
+    """A national database holds every force's file for a month; the warnings shown beside
+    this force's figures come from its own files alone."""
+    settings = load_config(write_config(tmp_path, source[0], ["2025-01"]))
+    run(settings, AS_OF, clock)
+    with connect(settings.database.path) as db:
+        # Another force's January, loaded later (as `safer backfill --forces all` would).
+        db.execute(
+            "INSERT INTO load_ledger BY NAME SELECT * REPLACE ('merseyside-2025-01' AS batch_id, "
+            "'merseyside' AS force_id, finished_at + INTERVAL 1 HOUR AS finished_at) "
+            "FROM load_ledger WHERE source = 'police_uk_street'"
+        )
+        db.execute(
+            "INSERT INTO check_results VALUES ('merseyside-2025-01', 'police_street', "
+            "'lsoa_known', 'warning', false, NULL, 1, 'has a Merseyside row out of place')"
+        )
+
+    run(settings, AS_OF, clock)
+
+    with connect(settings.database.path) as db:
+        shown = db.rows("SELECT DISTINCT data_warning FROM evaluations")
+    assert shown and not any("Merseyside" in str(warning) for (warning,) in shown), shown

@@ -24,11 +24,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipelines.db import connect
+from safer import commands
 from safer.config import load_config
 from safer.job import ExitCode, run
 from safer.lock import Busy, run_lock
 from safer.logs import configure_logging
 from safer.schedule import build_scheduler, next_fire
+from scheduler import main
 from tests.conftest import ROOT, STREET, write_config
 
 Clock = Callable[[], dt.datetime]
@@ -212,6 +214,46 @@ def test_the_scheduler_catches_up_a_missed_run_once_after_downtime(tmp_path: Pat
     assert (upcoming.hour, upcoming.minute) == (7, 0)
 
 
+def test_sigterm_to_the_scheduler_lets_the_job_under_way_finish_then_exits(
+    tmp_path: Path, slow_server: str
+) -> None:
+    """README: "the job under way finishes first". It stops at its next unit, as a stopped
+    `safer run` does, and records that; the process must not end (os._exit) under it."""
+    config = write_config(
+        tmp_path, slow_server, ["2025-01:2025-06"], extra="\n[schedule]\nrun = '0 7 * * *'\n"
+    )
+    settings = load_config(config)
+    first = build_scheduler(settings, config, blocking=False)
+    first.start(paused=True)  # puts the job in the store, runs nothing
+    first.shutdown()
+    # Missed yesterday: caught up the moment the scheduler starts.
+    _set_stored_next_run(settings.schedule.job_store, first, "run", dt.timedelta(days=-1))
+    running = _safer(config, "schedule")
+    watchdog = threading.Timer(240, running.kill)  # never hang the suite on a stuck scheduler
+    watchdog.start()
+    assert running.stderr is not None
+    lines = []
+    try:
+        for line in running.stderr:
+            lines.append(line)
+            if "police_uk_street 2025-01 [1/6]: loaded" in line:
+                running.send_signal(signal.SIGTERM)
+                break
+        _, rest = running.communicate(timeout=180)
+    finally:
+        watchdog.cancel()
+    log = "".join(lines) + rest
+
+    assert running.returncode == 0, log
+    assert "SIGTERM received: stopping the scheduler after the current job" in log
+    assert log.rindex("schedule: stopped") > log.index("stopped on request after loading"), log
+    with connect(settings.database.path) as db:
+        assert db.rows("SELECT status, exit_code FROM runs") == [("stopped", 6)]
+        loaded = db.scalar("SELECT count(*) FROM source_periods")
+        assert db.scalar("SELECT count(*) FROM load_ledger WHERE status = 'loaded'") == loaded
+    assert 1 <= loaded < 6, "it stopped between months"
+
+
 def test_a_changed_trigger_is_rescheduled_and_a_removed_job_dropped(tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
@@ -350,6 +392,30 @@ def test_status_check_fails_when_the_last_run_failed(tmp_path: Path) -> None:
 
     assert check.returncode == 1
     assert "NEEDS ATTENTION" in out and "problem: the last run" in out
+
+
+def test_status_check_during_a_run_judges_the_window_against_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While a run holds the database, status shows the last snapshot; whether a run has
+    succeeded within the window is judged at the time of asking, not taken from it."""
+    config = write_config(tmp_path, str(STREET), ["2025-01"])
+    settings = load_config(config)
+    finished = dt.datetime(2025, 2, 20, 7, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(commands, "now", lambda: finished)
+    assert main(["run", "--config", str(config), "--as-of", "2025-02-20"]) == 0
+    window = dt.timedelta(hours=settings.operator.expected_run_hours)
+    codes = {}
+    for later in (finished + dt.timedelta(hours=1), finished + window + dt.timedelta(hours=4)):
+        monkeypatch.setattr(commands, "now", lambda at=later: at)
+        capsys.readouterr()
+        with run_lock(settings.paths.data_dir, "safer run", later):  # a run under way (hung?)
+            codes[later - finished] = main(["status", "--check", "--config", str(config)])
+        out = capsys.readouterr().out
+
+    assert codes == {dt.timedelta(hours=1): 0, window + dt.timedelta(hours=4): 1}
+    assert "NEEDS ATTENTION" in out and "a run is in progress: pid " in out
+    assert "problem: no successful run since 2025-02-20 07:00" in out
 
 
 def test_logs_are_json_lines_off_a_terminal_and_never_carry_the_password() -> None:

@@ -20,6 +20,7 @@ from pipelines.police_uk import SOURCE
 from pipelines.quarantine_text import describe_sample_row
 from safer import commands
 from safer.config import load_config
+from safer.lock import run_lock
 from scheduler import main
 from tests.conftest import STREET, write_config
 
@@ -260,6 +261,52 @@ def test_a_batch_superseded_by_a_later_file_cannot_be_released(
     assert (
         line.startswith(batch_id) and "  superseded by police_uk_street:cheshire:2025-02:" in line
     )
+
+
+def test_a_quarantine_from_before_batches_named_their_force_is_superseded_by_a_good_file(
+    tmp_path: Path, source: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ledger rows from before migration 008 have no force_id: they are the configured
+    force's, so a corrected file loaded after the upgrade is the month's latest."""
+    base_url, folder = source
+    config = _quarantined(tmp_path, base_url, capsys)
+    settings = load_config(Path(config))
+    with connect(settings.database.path) as db:
+        db.execute("UPDATE load_ledger SET force_id = NULL")  # as the upgrade left them
+        assert Q4 in withheld_quarters(db, SOURCE, force_id="cheshire")
+        assert withheld_quarters(db, SOURCE, force_id="merseyside", own="cheshire") == {}, (
+            "nor are they another force's"
+        )
+    (folder / FEBRUARY).write_bytes((STREET / FEBRUARY).read_bytes())  # the force republishes
+
+    assert main(["run", "--config", config, "--as-of", AS_OF]) == 0
+
+    with connect(settings.database.path) as db:
+        assert withheld_quarters(db, SOURCE, force_id="cheshire") == {}
+        statuses = db.rows("SELECT DISTINCT status FROM evaluations WHERE period_start = ?", [Q4])
+    assert statuses and ("withheld",) not in statuses
+
+
+def test_a_release_while_a_run_holds_the_lock_does_nothing_and_names_the_holder(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = _quarantined(tmp_path, source[0], capsys)
+    batch_id = _batch_id(config, capsys)
+    before = _state(config)
+    data_dir = load_config(Path(config)).paths.data_dir
+
+    with run_lock(data_dir, "safer run", dt.datetime.now(dt.UTC)) as holder:
+        code = main(["quarantine", "release", batch_id, "--config", config, "--by", "A"])
+        # Reading needs no run lock (a run's own DuckDB lock is what refuses it mid-run).
+        assert main(["quarantine", "list", "--config", config]) == 0
+
+    assert code == 5
+    assert f"another safer run holds the lock (pid {holder.pid}" in caplog.text
+    assert _state(config) == before
+    assert main(["quarantine", "release", batch_id, "--config", config, "--by", "A"]) == 0
 
 
 def test_unknown_ids_are_refused_by_name_and_an_empty_quarantine_says_so(

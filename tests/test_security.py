@@ -264,6 +264,27 @@ def test_the_password_appears_in_no_exception_even_from_a_server_that_echoes_it(
         assert secret not in text
 
 
+def test_a_password_smtplib_cannot_encode_is_a_permanent_send_error_without_it() -> None:
+    """smtplib encodes AUTH data as ASCII: a non-ASCII password raises UnicodeEncodeError,
+    which must reach callers as a SendError (no traceback), naming neither it nor its parts."""
+    password = "pässwörd-ünïcode-secret"
+    handler = Recording()
+    with smtp_server(handler, authenticator=handler.authenticate, auth_require_tls=False) as port:
+        config = SmtpConfig(
+            host="127.0.0.1", port=port, security="none", user=USER, sender="s@example.org"
+        )
+        with pytest.raises(SendError) as raised:
+            send_message(config, password, _message())
+
+    assert not raised.value.transient, "retrying cannot help"
+    assert raised.value.__cause__ is None and raised.value.__context__ is None
+    text = "".join(traceback.format_exception(raised.value))
+    assert f"SMTP 127.0.0.1:{port}: cannot send:" in text and "only ASCII" in text
+    for secret in (password, "ä", "ö", "ü", "ï"):
+        assert secret not in text
+    assert handler.messages == []
+
+
 def test_hostile_names_in_config_and_data_are_escaped_in_the_html_digest(hostile: Hostile) -> None:
     pages = [p.read_text(encoding="utf-8") for p in (hostile.root / "outbox").glob("*.html")]
     assert len(pages) == 2

@@ -234,8 +234,10 @@ def _missing(
             for row in db.rows(
                 "SELECT period FROM source_periods WHERE source = $1 UNION "
                 "SELECT unnest(periods) FROM load_ledger l JOIN quarantine q USING (batch_id) "
-                "WHERE l.source = $1 AND q.released_at IS NULL",
-                [source.id],
+                "WHERE l.source = $1 AND q.released_at IS NULL "
+                # another force's quarantined month (a national backfill) is not this one's
+                "AND coalesce(l.force_id, $2) = $2",
+                [source.id, settings.force.id],
             )
         }
         found += overdue(

@@ -373,3 +373,24 @@ def test_the_parquet_export_replaces_only_its_own_earlier_export(
     assert not (out / "stale.txt").exists(), "an export is replaced whole"
     assert refused == 1
     assert [p.name for p in theirs.iterdir()] == ["board.xlsx"], "a folder safer did not write"
+
+
+def test_another_forces_quarantined_month_does_not_hide_this_forces_missing_one(
+    tmp_path: Path, published: Path, clock: Clock
+) -> None:
+    from safer.assess import report_missing
+
+    data = tmp_path / "published"
+    shutil.copytree(published, data)
+    (data / MONTHS[1] / f"{MONTHS[1]}-cheshire-street.csv").unlink()
+    bad = data / MONTHS[1] / f"{MONTHS[1]}-merseyside-street.csv"
+    lines = bad.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[3] = lines[3].replace(f",{MONTHS[1]},", ",2025-13,", 1)
+    bad.write_text("".join(lines), encoding="utf-8")
+    settings = _settings(tmp_path, data)
+    backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
+
+    with connect(settings.database.path) as db:
+        found = report_missing(db, settings, "test", dt.date(2025, 9, 1), clock())
+
+    assert [(m.source, m.period) for m in found] == [("police_uk_street", dt.date(2025, 6, 1))]

@@ -216,7 +216,7 @@ def _national(folder: Path, config: Path, row: Row) -> None:
     from alerts.render import render_digest
     from indicators.definitions import load_catalogue, load_plans
     from pipelines.areas import load_forces
-    from pipelines.db import connect
+    from pipelines.db import open_database
     from pipelines.sources import active_catalogue
     from safer.config import Recipient, load_config
     from safer.national import evaluate_forces
@@ -224,7 +224,7 @@ def _national(folder: Path, config: Path, row: Row) -> None:
     settings = load_config(config)
     catalogue = active_catalogue(load_catalogue(), settings)
     plans = load_plans(None, catalogue)
-    with connect(settings.database.path, settings.database.memory_limit) as db:
+    with open_database(settings.database) as db:
         forces = load_forces(db)
         started = time.perf_counter()
         found = evaluate_forces(
@@ -301,13 +301,13 @@ def _asb_measure(config: Path, figures: object) -> float:
     from indicators.definitions import load_catalogue
     from indicators.measure import measure
     from pipelines.areas import forces_areas, load_forces
-    from pipelines.db import connect
+    from pipelines.db import open_database
     from pipelines.sources import SOURCES
     from safer.config import load_config
 
     settings = load_config(config)
     indicator = load_catalogue().get("asb_incidents")
-    with connect(settings.database.path, settings.database.memory_limit) as db:
+    with open_database(settings.database) as db:
         forces_areas(db, sorted(set(load_forces(db).values())))
         started = time.perf_counter()
         found = measure(db, indicator, "E23000006", SOURCES["police_uk_street"])

@@ -27,7 +27,7 @@ from checks.models import (
 from pipelines.db import Database
 from safer.errors import CheckError
 
-__all__ = ["check_files", "condition_of"]
+__all__ = ["check_files", "condition_of", "sample_rows"]
 
 SAMPLE_ROWS = 5
 
@@ -51,20 +51,19 @@ def condition_of(check: Check) -> str | None:
 
 def check_files(
     db: Database,
-    scan: str,
-    params: Sequence[object],
+    table: str,
     files: Sequence[str],
     checks: Sequence[Check],
     headers: Mapping[str, tuple[str, ...]],
     totals: dict[str, int] | None = None,
 ) -> dict[str, list[CheckResult]]:
-    """Every check's result for every file of ``scan`` (a FROM item reading ``files`` with a
-    ``filename`` column); ``headers`` is each file's header, for the column check. Each file's
-    row count is put in ``totals`` when given."""
+    """Every check's result for every file of ``table`` (``files`` read with a ``filename``
+    column); ``headers`` is each file's header, for the column check. Each file's row count is
+    put in ``totals`` when given."""
     expected = next((c for c in checks if isinstance(c.rule, ColumnsExactly)), None)
     fit = [f for f in files if expected is None or _header_ok(expected, headers.get(f, ()))]
     row_checks = [(c, cond) for c in checks if (cond := condition_of(c)) is not None]
-    counts = _counts(db, scan, params, row_checks) if fit else {}
+    counts = _counts(db, table, row_checks) if fit else {}
     found: dict[str, list[CheckResult]] = {}
     for name in files:
         if name not in fit:
@@ -93,10 +92,10 @@ def _drift(check: Check, header: tuple[str, ...]) -> CheckResult:
 
 
 def _counts(
-    db: Database, scan: str, params: Sequence[object], row_checks: Sequence[tuple[Check, str]]
+    db: Database, table: str, row_checks: Sequence[tuple[Check, str]]
 ) -> dict[str, list[int]]:
     filters = "".join(f", count(*) FILTER (WHERE {cond})" for _, cond in row_checks)
-    rows = db.rows(f"SELECT filename, count(*){filters} FROM {scan} GROUP BY filename", params)
+    rows = db.rows(f"SELECT filename, count(*){filters} FROM {_q(table)} GROUP BY filename")
     return {str(row[0]): [int(v) for v in row[1:]] for row in rows}
 
 

@@ -14,8 +14,6 @@ content hash is the one in use is not loaded again, so a backfill can be re-run 
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import hashlib
 import logging
 import time
 import zlib
@@ -32,7 +30,7 @@ from checks.police_street import STREET_COLUMNS, street_suite
 from pipelines.areas import LAD_FROM_LSOA_NAME_SQL
 from pipelines.batch import Clock, policy_of, safe_name
 from pipelines.db import Database
-from pipelines.landing import land, refuse_outside
+from pipelines.landing import find_local, land, read_hashing
 from pipelines.ledger import (
     LedgerEntry,
     record_checks,
@@ -49,8 +47,6 @@ from safer.periods import month_label
 __all__ = ["KINDS", "BulkKind", "MonthLoad", "backfill_month"]
 
 logger = logging.getLogger(__name__)
-
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -161,9 +157,8 @@ def backfill_month(
         # aggregate over it and the load numbers each file's rows by its rowid. (Reading the
         # files twice, the second time through a row_number() window that runs on one thread,
         # took twice DuckDB's own read.)
-        scan = _scan(kind, "bulk_rejects")
         db.execute(
-            f"CREATE OR REPLACE TEMP TABLE bulk_scan AS SELECT * FROM {scan}",
+            f"CREATE OR REPLACE TEMP TABLE bulk_scan AS SELECT * FROM {_scan(kind)}",
             [[f.path for f in changed]],
         )
         try:
@@ -198,11 +193,12 @@ def _locate(
                     return None
                 path, url, digest = str(landed.path), landed.url, landed.sha256
             else:
-                local = _local(Path(cfg.base_url), relative, cfg.max_bytes)
-                if local is None:
+                found = find_local(Path(cfg.base_url), relative)
+                if found is None:
                     return None
-                path, digest = local
-                url = path
+                # Read where it lies: hashed (and held to the cap) as landing hashes a copy.
+                digest, _ = read_hashing(found, cfg.max_bytes)
+                path = url = str(found)
         except FetchError as exc:
             result.failed.append(f"{force}: {exc}")
             return None
@@ -216,38 +212,6 @@ def _locate(
         f for f, got in zip(sorted(forces), found, strict=True) if got is None and f not in failed
     ]
     return [f for f in found if f is not None]
-
-
-def _local(base: Path, relative: str, max_bytes: int) -> tuple[str, str] | None:
-    """The month's file in a local folder, read where it lies, and its content hash; refused as
-    ``landing`` refuses a copy (resolving outside the folder, over ``max_bytes`` decompressed,
-    a broken gzip), raising FetchError naming the file."""
-    name = relative.rsplit("/", 1)[-1]
-    for candidate in (base / relative, base / name, base / f"{relative}.gz", base / f"{name}.gz"):
-        if candidate.is_file():
-            refuse_outside(base, candidate)
-            return str(candidate), _sha256(candidate, max_bytes)
-    return None
-
-
-def _sha256(path: Path, max_bytes: int) -> str:
-    """Of the CSV itself: a gzipped copy hashes as its content, as ``landing`` does."""
-    digest, size = hashlib.sha256(), 0
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FetchError(
-                        f"{path}: over the {max_bytes:,}-byte cap (counted decompressed); refused",
-                        transient=False,
-                    )
-                digest.update(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
-        # gzip.BadGzipFile is an OSError; a .gz cut short raises EOFError.
-        raise FetchError(f"{path}: cannot be read: {exc}", transient=False) from exc
-    return digest.hexdigest()
 
 
 def _changed(
@@ -283,18 +247,14 @@ def _headers(files: list[_File], result: MonthLoad) -> dict[str, tuple[str, ...]
     return headers
 
 
-def _scan(kind: BulkKind, rejects: str | None = None) -> str:
+def _scan(kind: BulkKind) -> str:
     """A ``read_csv`` of the month's files ($1) with the published header as text, every column
-    named, strictly parsed; with ``rejects``, bad lines are kept aside instead of failing."""
+    named, strictly parsed, bad lines kept aside (``bulk_rejects``) instead of failing."""
     types = ", ".join(f"'{c}': 'VARCHAR'" for c in kind.columns)
-    keep = (
-        f", store_rejects=true, rejects_table='{rejects}', rejects_scan='{rejects}_scan'"
-        if rejects
-        else ""
-    )
     return (
         f"read_csv($1, columns={{{types}}}, header=true, auto_detect=false, filename=true, "
-        f"delim=',', quote='\"', escape='\"', strict_mode=true{keep})"
+        "delim=',', quote='\"', escape='\"', strict_mode=true, store_rejects=true, "
+        "rejects_table='bulk_rejects', rejects_scan='bulk_rejects_scan')"
     )
 
 
@@ -307,7 +267,7 @@ def _check(
 ) -> dict[str, list[CheckResult]]:
     """Every file's results, from ``bulk_scan`` (the month's files, read with rejects kept)."""
     paths = [f.path for f in files]
-    results = check_files(db, "bulk_scan", [], paths, checks, headers, totals)
+    results = check_files(db, "bulk_scan", paths, checks, headers, totals)
     broken = _rejected(db)
     for path, found in results.items():
         lines = broken.get(path, 0)

@@ -17,11 +17,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from safer.errors import LoadError
+
+if TYPE_CHECKING:
+    from safer.config import DatabaseConfig
 
 __all__ = [
     "Database",
@@ -34,6 +37,7 @@ __all__ = [
     "database_problem",
     "latest_version",
     "migrate",
+    "open_database",
     "open_read_only",
     "reference_changed",
     "schema_version",
@@ -169,6 +173,11 @@ def database_problem(exc: BaseException, path: Path | None) -> LoadError | None:
             "and run `safer run`, which rebuilds it from the sources"
         )
     return None
+
+
+def open_database(config: DatabaseConfig) -> Database:
+    """The configured database (``[database]``: its file and DuckDB's memory limit), migrated."""
+    return connect(config.path, config.memory_limit)
 
 
 def connect(path: Path | None, memory_limit: str | None = None) -> Database:

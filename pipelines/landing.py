@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import shutil
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -25,7 +26,7 @@ from pipelines.http import Downloaded, FetchPolicy, download
 from safer import faults
 from safer.errors import FetchError
 
-__all__ = ["Landed", "land", "refuse_outside"]
+__all__ = ["Landed", "find_local", "land", "read_hashing"]
 
 _CHUNK = 1 << 16
 
@@ -85,30 +86,49 @@ def _refuse_escape(base: str, relative: str, name: str) -> None:
 
 def _copy_local(base: Path, relative: str, dest: Path, max_bytes: int) -> tuple[str, Downloaded]:
     """A local folder laid out like the site, or flat; ``.gz`` copies are accepted too."""
+    found = find_local(base, relative)
+    if found is None:
+        return str(base / relative), Downloaded(status="not_found")
+    try:
+        with dest.open("wb") as out:
+            sha256, size = read_hashing(found, max_bytes, out.write)
+        shutil.copystat(found, dest)
+    except OSError as exc:  # the copy: a full disk, no permission
+        dest.unlink(missing_ok=True)
+        raise FetchError(f"{dest}: cannot be written: {exc}", transient=False) from exc
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return str(found), Downloaded(status="ok", sha256=sha256, size=size)
+
+
+def find_local(base: Path, relative: str) -> Path | None:
+    """The file ``relative`` in a local folder laid out like the site, or flat, or gzipped;
+    None when there is none. Raises FetchError for one that resolves outside ``base`` (a
+    symlink, say)."""
     name = relative.rsplit("/", 1)[-1]
     for candidate in (base / relative, base / name, base / f"{relative}.gz", base / f"{name}.gz"):
         if candidate.is_file():
-            refuse_outside(base, candidate)
-            return str(candidate), _copy_hashing(candidate, dest, max_bytes)
-    return str(base / relative), Downloaded(status="not_found")
+            if not candidate.resolve().is_relative_to(base.resolve()):
+                raise FetchError(
+                    f"{candidate}: refused: it resolves to {candidate.resolve()}, outside the "
+                    f"source's folder {base}",
+                    transient=False,
+                )
+            return candidate
+    return None
 
 
-def refuse_outside(base: Path, candidate: Path) -> None:
-    """Raise FetchError when ``candidate`` (a symlink, say) resolves outside ``base``."""
-    if not candidate.resolve().is_relative_to(base.resolve()):
-        raise FetchError(
-            f"{candidate}: refused: it resolves to {candidate.resolve()}, outside the "
-            f"source's folder {base}",
-            transient=False,
-        )
-
-
-def _copy_hashing(source: Path, dest: Path, max_bytes: int) -> Downloaded:
-    digest = hashlib.sha256()
-    size = 0
+def read_hashing(
+    source: Path, max_bytes: int, write: Callable[[bytes], object] | None = None
+) -> tuple[str, int]:
+    """The SHA-256 and size of the CSV itself (a ``.gz`` is read decompressed, as a download
+    is), each chunk passed to ``write`` when given. Raises FetchError naming the file when it
+    is over ``max_bytes`` (counted decompressed) or cannot be read."""
+    digest, size = hashlib.sha256(), 0
     opener = gzip.open if source.suffix == ".gz" else open
     try:
-        with opener(source, "rb") as src, dest.open("wb") as out:
+        with opener(source, "rb") as src:
             while chunk := src.read(_CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
@@ -118,13 +138,9 @@ def _copy_hashing(source: Path, dest: Path, max_bytes: int) -> Downloaded:
                         transient=False,
                     )
                 digest.update(chunk)
-                out.write(chunk)
-        shutil.copystat(source, dest)
+                if write is not None:
+                    write(chunk)
     except (OSError, EOFError, zlib.error) as exc:
         # gzip.BadGzipFile is an OSError; a .gz cut short raises EOFError.
-        dest.unlink(missing_ok=True)
         raise FetchError(f"{source}: cannot be read: {exc}", transient=False) from exc
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
-    return Downloaded(status="ok", sha256=digest.hexdigest(), size=size)
+    return digest.hexdigest(), size

@@ -19,7 +19,13 @@ from indicators.definitions import load_catalogue, load_plans
 from indicators.measure import load_outcome_groups, load_population, outcome_labels
 from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.bulk import KINDS, backfill_month
-from pipelines.db import Database, DatabaseCorrupt, DatabaseError, DatabaseLocked, connect
+from pipelines.db import (
+    Database,
+    DatabaseCorrupt,
+    DatabaseError,
+    DatabaseLocked,
+    open_database,
+)
 from pipelines.ledger import BACKFILL_RUN, adopt_unowned_batches
 from pipelines.sources import active_catalogue
 from safer import stopping
@@ -53,7 +59,7 @@ def backfill(
         raise ConfigError("backfill: neither [sources.police_uk_street] nor _outcomes is on")
     run_id = f"{clock():%Y%m%dT%H%M%S}{BACKFILL_RUN}{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
-    with connect(settings.database.path, settings.database.memory_limit) as db:
+    with open_database(settings.database) as db:
         adopt_unowned_batches(db, settings.force.id)
         load_lookup(db)
         every = load_forces(db)

@@ -49,7 +49,7 @@ def run_command(
     settings: Settings, as_of: dt.date | None, kind: str = "run", source: str | None = None
 ) -> int:
     """One pass under the run lock; ``kind`` and ``source`` pick part of it (``safer schedule``)."""
-    from pipelines.db import connect
+    from pipelines.db import open_database
     from safer import stopping
     from safer.job import ExitCode, Parts, run
     from safer.lock import Busy, run_lock
@@ -67,7 +67,7 @@ def run_command(
                 return _check_overdue(settings)
             assert parts is not None, kind
             report = run(settings, as_of or now().date(), now, parts)
-            with connect(settings.database.path, settings.database.memory_limit) as db:
+            with open_database(settings.database) as db:
                 write_snapshot(collect(db, settings, now()), snapshot_path(settings))
     except Busy as exc:
         logger.warning("%s", exc)
@@ -96,10 +96,10 @@ def run_command(
 def _check_overdue(settings: Settings) -> int:
     """The scheduler's hourly self-check: report a missed window, send pending alerts."""
     from alerts.operator import check_overdue, send_alerts
-    from pipelines.db import connect
+    from pipelines.db import open_database
     from safer.job import smtp_sender
 
-    with connect(settings.database.path, settings.database.memory_limit) as db:
+    with open_database(settings.database) as db:
         check_overdue(db, settings, now())
         send_alerts(db, settings, smtp_sender(settings), now())
     return 0
@@ -181,12 +181,12 @@ def status_command(settings: Settings, as_json: bool, check: bool) -> int:
 
 
 def _live_status(settings: Settings) -> dict[str, object]:
-    from pipelines.db import connect
+    from pipelines.db import open_database
     from safer.status import collect
 
     if not settings.database.path.is_file():
         raise SaferError(f"{settings.database.path}: no database yet (run `safer run` first)")
-    with connect(settings.database.path, settings.database.memory_limit) as db:
+    with open_database(settings.database) as db:
         return collect(db, settings, now())
 
 
@@ -238,17 +238,17 @@ def _locked(settings: Settings, command: str, work: Callable[[], int]) -> int:
 
 def export_command(settings: Settings, out: Path | None, parquet: Path | None = None) -> int:
     from indicators.export import export_observations
-    from pipelines.db import connect
+    from pipelines.db import open_database
 
     if parquet is not None:
         from pipelines.parquet import export_parquet
 
-        with connect(settings.database.path, settings.database.memory_limit) as db:
+        with open_database(settings.database) as db:
             counts = export_parquet(db, parquet)
         shown = ", ".join(f"{table} {rows:,}" for table, rows in counts.items())
         logger.info("exported to %s: %s rows", parquet, shown)
         return 0
-    with connect(settings.database.path, settings.database.memory_limit) as db:
+    with open_database(settings.database) as db:
         if out is None:
             count = export_observations(db, sys.stdout)
         else:
@@ -274,9 +274,9 @@ def quarantine_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _quarantine_action(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines.db import connect
+    from pipelines.db import open_database
 
-    with connect(settings.database.path, settings.database.memory_limit) as db:
+    with open_database(settings.database) as db:
         if args.action == "list":
             lines = _list_quarantine(db, args.include_released)
         elif args.action == "show":
@@ -357,11 +357,11 @@ def _preview(settings: Settings, out: Path, as_of: dt.date | None, recipient: st
 def _resend(settings: Settings, run_id: str, recipient: str | None) -> int:
     from alerts.deliver import RetryPolicy
     from alerts.resend import resend
-    from pipelines.db import connect
+    from pipelines.db import open_database
     from safer.job import ExitCode, smtp_sender
 
     send = smtp_sender(settings)
-    with connect(settings.database.path, settings.database.memory_limit) as db:
+    with open_database(settings.database) as db:
         ids, counts = resend(db, run_id, recipient, send, RetryPolicy.of(settings.smtp), now)
     print(f"run {run_id}: re-sent {counts['sent']} of {len(ids)} digests ({', '.join(ids)})")
     logger.info(

@@ -24,7 +24,7 @@ from indicators.definitions import Catalogue, Plan, load_catalogue, load_plans
 from indicators.measure import load_outcome_groups, load_population, outcome_labels
 from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.batch import BatchOutcome
-from pipelines.db import Database, connect
+from pipelines.db import Database, open_database
 from pipelines.health import record_health
 from pipelines.ledger import adopt_unowned_batches
 from pipelines.sources import active_catalogue, configured
@@ -100,7 +100,7 @@ def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = 
     plans = load_plans(settings.indicators.plans_dir, catalogue)
     _check_routes(settings, catalogue, plans)
     run_id = f"{clock():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    with connect(settings.database.path, settings.database.memory_limit) as db:
+    with open_database(settings.database) as db:
         adopt_unowned_batches(db, settings.force.id)
         check_overdue(db, settings, clock())  # before this run can count as a success
         db.execute(

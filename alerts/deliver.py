@@ -18,8 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
 
-from alerts.digest import Digest, build_digest
+from alerts.digest import Digest, Told, build_digest
 from alerts.ledger import ledger_rows
+from alerts.notes import DataNote
 from alerts.outbox import (
     Queued,
     Stored,
@@ -30,11 +31,13 @@ from alerts.outbox import (
 )
 from alerts.render import render_digest
 from indicators.definitions import Catalogue, Plan
-from indicators.evaluate import Evaluation, Status
+from indicators.evaluate import Evaluation
 from pipelines.db import Database
+from pipelines.sources import configured
 from safer import faults
 from safer.config import Recipient, Settings, SmtpConfig
 from safer.errors import SendError
+from safer.periods import period_label
 
 __all__ = [
     "Delivery",
@@ -43,8 +46,8 @@ __all__ = [
     "deliver",
     "notified",
     "preview_digest",
-    "reporting_evaluations",
     "send_queued",
+    "stale_indicators",
 ]
 
 logger = logging.getLogger(__name__)
@@ -75,38 +78,30 @@ class Delivery:
     """Digests a stopped run had left ``sending``, sent again with the same Message-ID."""
 
 
-def reporting_evaluations(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
-    """Per indicator: its latest quarter, and its latest judged quarter if that is earlier."""
-    latest: dict[str, dt.date] = {}
-    judged: dict[str, dt.date] = {}
-    for e in evaluations:
-        latest[e.indicator_id] = max(latest.get(e.indicator_id, e.period_start), e.period_start)
-        if e.status is not Status.INCOMPLETE:
-            judged[e.indicator_id] = max(judged.get(e.indicator_id, e.period_start), e.period_start)
-    keep = {(i, latest[i]) for i in latest} | {(i, judged[i]) for i in judged}
-    return [e for e in evaluations if (e.indicator_id, e.period_start) in keep]
-
-
 def deliver(
     db: Database,
     settings: Settings,
     catalogue: Catalogue,
     plans: Sequence[Plan],
     evaluations: Sequence[Evaluation],
-    notes: Sequence[str],
+    notes: Sequence[DataNote],
     clock: Clock,
     send: Sender | None,
     run_id: str,
+    as_of: dt.date,
     sleep: Sleep = time.sleep,
 ) -> Delivery:
     """Store a digest for every recipient with news, then send every queued digest."""
     names = area_names(db)
-    reporting = reporting_evaluations(evaluations)
+    stale = stale_indicators(db, settings, catalogue, as_of)
     sender = settings.smtp.sender if settings.smtp else NO_SMTP_SENDER
+    force = settings.force.pfa_code
     stored = []
     for recipient in settings.recipients:
         told = notified(db, recipient.email)
-        digest = build_digest(recipient, catalogue, plans, names, reporting, told, notes)
+        digest = build_digest(
+            recipient, catalogue, plans, names, evaluations, told, notes, force, stale
+        )
         if digest is None:
             logger.info("digest for %s: nothing new", recipient.email)
             continue
@@ -121,7 +116,7 @@ def deliver(
             clock(),
             "pending" if send else "written",
             run_id,
-            ledger_rows(digest, reporting, plans),
+            ledger_rows(digest, evaluations, plans),
         )
         logger.info("digest for %s: %s (%s)", recipient.email, item.html_path, digest.subject)
         stored.append(item)
@@ -140,17 +135,47 @@ def preview_digest(
     plans: Sequence[Plan],
     names: Mapping[str, str],
     evaluations: Sequence[Evaluation],
-    told: Mapping[tuple[str, str, dt.date], set[str]],
-    notes: Sequence[str],
+    told: Told,
+    notes: Sequence[DataNote],
+    force: str,
+    stale: Mapping[str, tuple[str, str]],
 ) -> Digest | None:
-    """The digest a run would send ``recipient`` now or, with nothing new, the full current
-    table with no movements; None only when there are no figures for them at all."""
-    reporting = reporting_evaluations(evaluations)
-    digest = build_digest(recipient, catalogue, plans, names, reporting, told, notes)
+    """The digest a run would send ``recipient`` now or, with nothing new, the digest as it
+    stands without movements; None only when there are no figures for them at all."""
+    digest = build_digest(
+        recipient, catalogue, plans, names, evaluations, told, notes, force, stale
+    )
     if digest is not None:
         return digest
-    everything = build_digest(recipient, catalogue, plans, names, reporting, {}, notes)
+    # Nothing new: the digest as it stands, without movements (none is news to them).
+    everything = build_digest(
+        recipient, catalogue, plans, names, evaluations, {}, notes, force, stale
+    )
     return None if everything is None else replace(everything, movements=(), new_keys=())
+
+
+def stale_indicators(
+    db: Database, settings: Settings, catalogue: Catalogue, as_of: dt.date
+) -> dict[str, tuple[str, str]]:
+    """Indicators whose source has published nothing for longer than ``[digest]
+    stale_after_days`` past the release due for its latest period: indicator → (the source,
+    that period).
+
+    Their figures are history, not the current position (stop and search to February 2019,
+    fly-tipping to 2021/22), so the digest names them in one line instead of a row.
+    """
+    newest = dict(db.rows("SELECT source, max(period) FROM source_periods GROUP BY source"))
+    limit = dt.timedelta(days=settings.digest.stale_after_days)
+    found = {}
+    for source in configured(settings):
+        latest = newest.get(source.id)
+        if latest is None or as_of <= source.due(settings, latest) + limit:
+            continue
+        since = f"{latest:%B %Y}" if source.grain == "month" else period_label(latest, source.grain)
+        found.update(
+            {i.id: (source.label, since) for i in catalogue.indicators if i.source == source.id}
+        )
+    return found
 
 
 def area_names(db: Database) -> dict[str, str]:

@@ -1,121 +1,37 @@
 """Build one recipient's digest from evaluations: pure, no database, clock or templates.
 
-A digest exists only when the recipient has something not yet told: an (indicator, area,
-quarter, status) they have not been notified of, or a new special-cause signal on it.
-Everything a template shows is computed here.
+Each indicator and area is read as a track across its periods (alerts/lifecycle.py). What the
+plan judges goes to the summary table, with a chart; what it only monitors folds into the
+appendix, one line each; a series with no current data is one sentence. A digest exists only
+when the recipient has something not yet told for the periods it shows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
-from alerts.charts import Chart
-from indicators.changes import change, format_value
-from indicators.definitions import Catalogue, Indicator, Plan, plan_for
-from indicators.evaluate import OFF_TRACK, Evaluation, Status
+from alerts.lifecycle import Kind, Track, movements, signal_key, track
+from alerts.model import Digest, Group, Monitored, Movement, NotificationKey, Row
+from alerts.moves import movement, withheld
+from alerts.notes import DataNote, merge_notes
+from alerts.rows import monitored_item, summary_row, target_words
+from alerts.words import capital, join
+from indicators.definitions import Catalogue, Indicator, Plan, Target, plan_for
+from indicators.evaluate import Evaluation, Status
 from safer.config import Recipient
-from safer.periods import Grain, period_label, quarter_label
+from safer.periods import Grain, add_months, period_label
 
-__all__ = [
-    "Block",
-    "Digest",
-    "Item",
-    "Movement",
-    "NotificationKey",
-    "Section",
-    "build_digest",
-]
+__all__ = ["Digest", "NotificationKey", "Told", "build_digest"]
 
-NotificationKey = tuple[str, str, dt.date, str]
-"""(indicator, area, quarter start, status): what a recipient has been told."""
+Told = Mapping[tuple[str, str, dt.date], set[str]]
+"""(indicator, area, period start) → the statuses and signals a recipient has been sent."""
 
-STATUS_LABELS = {
-    Status.GREEN: "On track",
-    Status.AMBER: "Slightly off track",
-    Status.RED: "Off track",
-    Status.INCOMPLETE: "Quarter incomplete",
-    Status.NOT_EVALUATED: "Not judged",
-    Status.WITHHELD: "Withheld",
-}
-
-
-@dataclass(frozen=True)
-class Item:
-    indicator: str
-    indicator_id: str
-    area: str
-    area_code: str
-    period: str
-    period_start: dt.date
-    value: str
-    vs_last_quarter: str
-    vs_last_year: str
-    status: str
-    status_label: str
-    reason: str
-    details: str
-    """Further comparisons and the SPC signal, as one sentence."""
-    warning: str = ""
-    """A data-check warning about this figure, shown beside it."""
-    chart: Chart | None = None
-    """The SPC chart, when there are points to draw and the figure is not withheld."""
-    comparisons: str = ""
-    """The changes in words for the plain-text part: a quarter's on the previous quarter and
-    the same quarter last year, a year's on the year before."""
-
-
-@dataclass(frozen=True)
-class Movement:
-    kind: str  # newly off track | worsened | back on track | withheld | special cause: …
-    item: Item
-    why: str = ""
-    """The sentence that explains this movement: the status reason, or the SPC reading."""
-
-
-@dataclass(frozen=True)
-class Block:
-    """One indicator's rows, or why it has none."""
-
-    name: str
-    rows: tuple[Item, ...]
-    missing: str | None = None
-    source: str = ""
-    """Where the block's figures come from, shown under its name."""
-    period_heading: str = "Quarter"
-    """The table's period column: ``Quarter``, or ``Year`` for a yearly indicator."""
-
-
-@dataclass(frozen=True)
-class Section:
-    priority: str
-    blocks: tuple[Block, ...]
-
-
-@dataclass(frozen=True)
-class Digest:
-    recipient: Recipient
-    subject: str
-    period: str
-    plan: str
-    movements: tuple[Movement, ...]
-    notes: tuple[str, ...]
-    sections: tuple[Section, ...]
-    new_keys: tuple[NotificationKey, ...]
-    bases: tuple[tuple[str, str], ...] = field(default_factory=tuple)
-
-    @property
-    def charts(self) -> tuple[Chart, ...]:
-        """Every distinct chart in the tables, in order (one image per Content-ID)."""
-        found = {
-            row.chart.cid: row.chart
-            for section in self.sections
-            for block in section.blocks
-            for row in block.rows
-            if row.chart is not None
-        }
-        return tuple(found.values())
+_Key = tuple[str, str]
+_Held = tuple[dt.date, str]
+"""(period start, reason): figures withheld together."""
 
 
 def build_digest(
@@ -124,275 +40,376 @@ def build_digest(
     plans: Sequence[Plan],
     area_names: Mapping[str, str],
     evaluations: Sequence[Evaluation],
-    notified: Mapping[tuple[str, str, dt.date], set[str]],
-    notes: Sequence[str],
+    notified: Told,
+    notes: Sequence[DataNote],
+    force: str,
+    stale: Mapping[str, tuple[str, str]] | None = None,
 ) -> Digest | None:
     """The digest for ``recipient``, or None when they have already been told everything.
 
-    ``evaluations`` are those of the reporting quarters; ``notified`` maps (indicator, area,
-    quarter start) to the statuses this recipient has already been sent.
+    ``evaluations`` are every period's (the history the movements are read from); ``force`` is
+    the force's area code; ``stale`` maps an indicator with no current data to its source
+    and latest period ("data.police.uk stop-and-search file", "February 2019").
     """
-    wanted = [
-        e
-        for e in evaluations
-        if recipient.wants(e.area_code) and recipient.wants_any(_topics(catalogue, plans, e))
-    ]
-    new = [e for e in wanted if _untold(e, notified.get(_key(e), set()))]
-    if not new:
+    tracks = _tracks(recipient, catalogue, plans, evaluations)
+    stale = stale or {}
+    current = {k: t for k, t in tracks.items() if k[0] not in stale}
+    judged = {k for k, t in current.items() if _summarised(plans, t.latest)}
+    shown = _shown(recipient, current, judged, force, catalogue, area_names)
+    summary = [k for k in shown if k in judged]
+    by_key = {(e.indicator_id, e.area_code, e.period_start): e for e in evaluations}
+    period = _period([current[k].latest for k in summary] or [current[k].latest for k in shown])
+    if period is None:
         return None
-    items = {id(e): _item(catalogue.get(e.indicator_id), e, area_names) for e in wanted}
-    # The digest is "to" its latest quarter; a yearly figure (DEFRA's) is shown under its year.
-    quarters = [e.period_start for e in wanted if e.grain == "quarter"]
-    latest = max(quarters or [e.period_start for e in wanted])
-    label = quarter_label(latest) if quarters else period_label(latest, "year")
-    plan = plan_for(plans, latest) or (plans[-1] if plans else None)
+    moved = _movements(catalogue, plans, area_names, current, shown, notified, recipient, force)
+    keys = _new_keys([current[k] for k in shown], moved, notified)
+    if not keys:
+        return None
+    groups = _groups(catalogue, plans, area_names, current, summary, by_key, force, period)
+    monitored = _monitored(catalogue, area_names, current, [k for k in shown if k not in judged])
+    plan = plan_for(plans, period[0]) or (plans[-1] if plans else None)
+    scope = _scope(recipient, area_names, force)
+    label = period_label(*period)
     return Digest(
         recipient=recipient,
-        subject=_subject(label, wanted),
+        subject=_subject(label, scope, moved, groups),
+        title=f"Community safety — {scope} — {label}",
+        intro=f"For {recipient.name}: {label} ({_span(*period)}), "
+        f"judged against the {plan.name if plan else 'plan (none in force)'}.",
         period=label,
         plan=plan.name if plan else "no plan in force",
-        movements=_movements(catalogue, area_names, new, items, notified),
-        notes=tuple(notes),
-        sections=_sections(catalogue, plan, wanted, items, area_names, recipient),
-        new_keys=tuple(
-            (*_key(e), key)
-            for e in new
-            for key in (e.status.value, _signal(e))
-            if key and key not in notified.get(_key(e), set())
+        groups=groups,
+        movements=moved,
+        notes=merge_notes([*notes, *_doubts(catalogue, current, shown)], _areas(recipient)),
+        monitored=monitored,
+        stale=_stale_lines(catalogue, {i for i, _ in tracks if i in stale}, stale),
+        unmeasured=_unmeasured(recipient, catalogue, plans),
+        footnotes=_footnotes(groups),
+        bases=tuple(
+            (i.name, i.basis) for i in catalogue.indicators if i.id in {k[0] for k in shown}
         ),
-        bases=tuple((i.name, i.basis) for i in catalogue.indicators if i.sql is not None),
+        new_keys=keys,
     )
+
+
+def _tracks(
+    recipient: Recipient, catalogue: Catalogue, plans: Sequence[Plan], found: Iterable[Evaluation]
+) -> dict[_Key, Track]:
+    """The recipient's indicators and areas, each read across its periods."""
+    series: dict[_Key, list[Evaluation]] = defaultdict(list)
+    for e in found:
+        if recipient.wants(e.area_code) and recipient.wants_any(_topics(catalogue, plans, e)):
+            series[(e.indicator_id, e.area_code)].append(e)
+    tracks = {key: track(history) for key, history in series.items()}
+    return {key: t for key, t in tracks.items() if t is not None}
 
 
 def _topics(catalogue: Catalogue, plans: Sequence[Plan], e: Evaluation) -> tuple[str, ...]:
     """The indicator's family and its priority in the plan that judged the period."""
     family = catalogue.get(e.indicator_id).family
-    plan = next((p for p in plans if p.id == e.plan_id), None) or plan_for(plans, e.period_start)
+    plan = _plan(plans, e)
     found = plan.priority_of(e.indicator_id) if plan else None
     return (family, found.id) if found else (family,)
 
 
-def _key(e: Evaluation) -> tuple[str, str, dt.date]:
-    return e.indicator_id, e.area_code, e.period_start
+def _plan(plans: Sequence[Plan], e: Evaluation) -> Plan | None:
+    return next((p for p in plans if p.id == e.plan_id), None) or plan_for(plans, e.period_start)
 
 
-def _item(indicator: Indicator, e: Evaluation, area_names: Mapping[str, str]) -> Item:
-    withheld = e.status is Status.WITHHELD
-    return Item(
-        indicator=indicator.name,
-        indicator_id=indicator.id,
-        area=area_names.get(e.area_code, e.area_code),
-        area_code=e.area_code,
-        period=e.period_label,
-        period_start=e.period_start,
-        # A withheld figure rests on data that failed its checks: never show it as a number.
-        value="withheld" if withheld else format_value(indicator, e.value),
-        vs_last_quarter="–" if withheld else _short(indicator, e.value, e.previous_quarter),
-        vs_last_year="–" if withheld else _short(indicator, e.value, e.last_year),
-        status=e.status.value,
-        status_label=STATUS_LABELS[e.status],
-        reason=e.reason,
-        details="" if withheld else _details(indicator, e),
-        warning="" if withheld else (e.data_warning or ""),
-        chart=None if withheld else _chart(indicator, e, area_names.get(e.area_code, e.area_code)),
-        comparisons=_comparisons(indicator, e, withheld),
-    )
+def _target(plans: Sequence[Plan], e: Evaluation) -> Target | None:
+    plan = _plan(plans, e)
+    return plan.target_for(e.indicator_id) if plan else None
 
 
-def _comparisons(indicator: Indicator, e: Evaluation, withheld: bool) -> str:
-    last_year = "–" if withheld else _short(indicator, e.value, e.last_year)
-    if e.grain == "year":
-        return f"vs the year before {last_year}"
-    previous = "–" if withheld else _short(indicator, e.value, e.previous_quarter)
-    return f"vs previous quarter {previous}; vs same quarter last year {last_year}"
+def _summarised(plans: Sequence[Plan], e: Evaluation) -> bool:
+    """The summary holds what the plan judges and was judged (or withheld: a figure that
+    would be judged but failed its checks); the rest is monitored, in the appendix."""
+    target = _target(plans, e)
+    if target is None or target.form == "monitor":
+        return False
+    return e.status in (Status.GREEN, Status.AMBER, Status.RED, Status.WITHHELD)
 
 
-def _short(indicator: Indicator, now: float | None, before: float | None) -> str:
-    moved = change(indicator, now, before)
-    return "–" if moved is None else moved.short
+def _shown(
+    recipient: Recipient,
+    tracks: Mapping[_Key, Track],
+    judged: set[_Key],
+    force: str,
+    catalogue: Catalogue,
+    names: Mapping[str, str],
+) -> list[_Key]:
+    """The tracks the digest shows, in catalogue and the recipient's area order.
+
+    The force is context, not a row, for a partnership's officer (its figure sits beside
+    theirs) and wherever the plan compares a partnership with the rest of the force; it keeps
+    its row for an indicator only the force has (999 calls).
+    """
+    partnership = "all" not in recipient.areas and any(a != force for a in recipient.areas)
+    has_csp = {i for i, area in tracks if area != force}
+    keep = []
+    for key in tracks:
+        indicator, area = key
+        if area == force and indicator in has_csp:
+            if partnership or tracks[key].latest.target_form == "rest_of_force":
+                continue
+        keep.append(key)
+    order = [i.id for i in catalogue.indicators]
+    return sorted(keep, key=lambda k: (order.index(k[0]), _rank(recipient, k[1], force, names)))
 
 
-def _details(indicator: Indicator, e: Evaluation) -> str:
-    parts = []
-    rolling = change(indicator, e.rolling_12, e.previous_rolling_12)
-    if rolling is not None:
-        parts.append(f"rolling 12 months {rolling.text} on the 12 before")
-    if e.rest_of_force is not None:
-        parts.append(f"rest of the force {format_value(indicator, e.rest_of_force)}")
-    parts.append(e.spc_text)
-    if e.spc_points:
-        latest, limits = _chart_levels(indicator, e)
-        parts += [f"{_ADJECTIVE[e.series_grain]} {limits}"] if limits else []
-        if latest not in e.spc_text:  # a special-cause sentence already names the latest point
-            parts.append(f"latest {_NOUN[e.series_grain]} {latest}")
-    return "; ".join(parts)
+def _rank(recipient: Recipient, area: str, force: str, names: Mapping[str, str]) -> tuple[int, str]:
+    """The recipient's areas in the order they listed them; for every area, the force first,
+    then the partnerships by name."""
+    if area in recipient.areas:
+        return recipient.areas.index(area), area
+    return (0 if area == force else 1), names.get(area, area)
 
 
-_ADJECTIVE: dict[Grain, str] = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}
-_NOUN: dict[Grain, str] = {"month": "month", "quarter": "quarter", "year": "year"}
+def _period(latest: Sequence[Evaluation]) -> tuple[dt.date, Grain] | None:
+    """The digest's period: the latest quarter shown, or the latest year if it shows only
+    yearly figures."""
+    quarters = [e.period_start for e in latest if e.grain == "quarter"]
+    if quarters:
+        return max(quarters), "quarter"
+    years = [e.period_start for e in latest]
+    return (max(years), "year") if years else None
 
 
-def _chart(indicator: Indicator, e: Evaluation, area: str) -> Chart | None:
-    """The row's chart, with alt text stating what it draws for when images are off."""
-    if not e.spc_points:
-        return None
-    first, last = e.spc_points[0].date, e.spc_points[-1].date
-    grain = e.series_grain
-    span = (
-        f", {period_label(first, grain)} to {period_label(last, grain)}" if first and last else ""
-    )
-    latest, limits = _chart_levels(indicator, e)
-    drawn = f"with {limits}" if limits else f"(too few {_NOUN[grain]}s for process limits)"
-    variation = _VARIATION_WORDS.get(e.spc_variation.split("_", 1)[0])
-    return Chart(
-        e.spc_points,
-        f"{indicator.name}, {area}{span}: {_ADJECTIVE[grain]} values {drawn}; latest {latest}"
-        + (f", {variation}" if variation else ""),
-    )
-
-
-def _chart_levels(indicator: Indicator, e: Evaluation) -> tuple[str, str | None]:
-    """('45 (Dec 2025)', 'mean 104 and process limits 58 to 151'): the latest point and the
-    lines drawn through the latest point's partition, or None where there are no limits yet."""
-    last = e.spc_points[-1]
-    when = f" ({period_label(last.date, e.series_grain)})" if last.date else ""
-    latest = f"{format_value(indicator, last.value)}{when}"
-    if last.mean is None or last.lower is None or last.upper is None:
-        return latest, None
-    mean, lower, upper = (format_value(indicator, x) for x in (last.mean, last.lower, last.upper))
-    number, _, unit = lower.partition(" ")
-    if unit and upper.endswith(f" {unit}"):  # '0.29 to 0.80 per 1,000', not the unit twice
-        lower = number
-    return latest, f"mean {mean} and process limits {lower} to {upper}"
-
-
-# The first word of the latest point's variation icon, in the digest's words.
-_VARIATION_WORDS = {
-    "common": "common cause variation",
-    "improvement": "special cause: improvement",
-    "concern": "special cause: concern",
-    "neither": "special cause: neither improvement nor concern",
-}
+def _span(start: dt.date, grain: Grain) -> str:
+    last = add_months(start, 11 if grain == "year" else 2)
+    if start.year == last.year:
+        return f"{start:%B} to {last:%B %Y}"
+    return f"{start:%B %Y} to {last:%B %Y}"
 
 
 def _movements(
     catalogue: Catalogue,
+    plans: Sequence[Plan],
     area_names: Mapping[str, str],
-    new: Sequence[Evaluation],
-    items: Mapping[int, Item],
-    notified: Mapping[tuple[str, str, dt.date], set[str]],
-) -> tuple[Movement, ...]:
-    order = [i.id for i in catalogue.indicators]
-    areas = list(area_names)
-    ranked = sorted(
-        new,
-        key=lambda e: (
-            order.index(e.indicator_id),
-            -e.period_start.toordinal(),
-            _rank(areas, e.area_code),
-        ),
-    )
-    return tuple(
-        Movement(kind, items[id(e)], e.spc_text if kind.startswith("special") else e.reason)
-        for e in ranked
-        if (kind := _movement(e, notified.get(_key(e))))
-    )
-
-
-def _signal(e: Evaluation) -> str | None:
-    """A special-cause signal worth telling, as its notification key (``spc:concern_high``).
-
-    Kept beside the status so a new signal on an unchanged status is told once, and a signal
-    already told is not repeated while it lasts.
-    """
-    if e.status in (Status.WITHHELD, Status.INCOMPLETE):
-        return None
-    if e.spc_variation.startswith(("concern", "improvement")):
-        return f"spc:{e.spc_variation}"
-    return None
-
-
-def _untold(e: Evaluation, told: set[str]) -> bool:
-    signal = _signal(e)
-    return e.status.value not in told or (signal is not None and signal not in told)
-
-
-def _movement(e: Evaluation, before: set[str] | None) -> str | None:
-    told = {Status(s) for s in before or set() if not s.startswith("spc:")}
-    if e.status is Status.WITHHELD:
-        return "withheld"
-    if e.status is Status.RED and Status.AMBER in told:
-        return "worsened"
-    if e.status in OFF_TRACK and not told & OFF_TRACK:
-        return "newly off track"
-    if e.status is Status.GREEN and told & OFF_TRACK:
-        return "back on track"
-    signal = _signal(e)
-    if signal is not None and signal not in (before or set()):
-        return f"special cause: {signal.removeprefix('spc:').split('_')[0]}"
-    return None
-
-
-def _subject(period: str, wanted: Sequence[Evaluation]) -> str:
-    off = sum(1 for e in wanted if e.status in OFF_TRACK)
-    held = sum(1 for e in wanted if e.status is Status.WITHHELD)
-    text = f"Community safety indicators {period} — {off} off track"
-    return text + (f", {held} withheld" if held else "")
-
-
-def _sections(
-    catalogue: Catalogue,
-    plan: Plan | None,
-    wanted: Sequence[Evaluation],
-    items: Mapping[int, Item],
-    area_names: Mapping[str, str],
+    tracks: Mapping[_Key, Track],
+    shown: Sequence[_Key],
+    told: Told,
     recipient: Recipient,
-) -> tuple[Section, ...]:
-    """The plan's priorities in order, then every other catalogue indicator as monitoring;
-    only what the recipient follows."""
-    placed: set[str] = set()
-    sections = []
-    for priority in plan.priorities if plan else ():
-        ids = [t.indicator for t in priority.targets]
-        placed.update(ids)
-        blocks = [
-            _block(catalogue.get(i), wanted, items, area_names)
-            for i in ids
-            if recipient.wants_any((priority.id, catalogue.get(i).family))
-        ]
-        if blocks:  # a priority with no indicator of ours is not a section
-            sections.append(Section(priority.name, tuple(blocks)))
-    rest = [
-        i for i in catalogue.indicators if i.id not in placed and recipient.wants_any((i.family,))
-    ]
-    if rest:
-        blocks = [_block(i, wanted, items, area_names) for i in rest]
-        sections.append(Section("Other indicators (monitoring only)", tuple(blocks)))
-    return tuple(sections)
+    force: str,
+) -> tuple[Movement, ...]:
+    """Untold movements, most severe first, then by the recipient's areas, then catalogue.
+    Figures withheld for one reason (a month's file that failed its checks holds back every
+    figure it feeds) are one line, not one per indicator and area."""
+    found: list[tuple[tuple[int, tuple[int, str], int], _Held | None, Movement | Evaluation]] = []
+    held: dict[_Held, list[tuple[str, str]]] = defaultdict(list)
+    for position, key in enumerate(shown):
+        t, indicator = tracks[key], catalogue.get(key[0])
+        for kind, e in movements(t, _told_for(told, key)):
+            area = area_names.get(key[1], key[1])
+            rank = (kind.severity, _rank(recipient, key[1], force, area_names), position)
+            if kind is Kind.NEWLY_WITHHELD:
+                if not held[(e.period_start, e.reason)]:
+                    found.append((rank, (e.period_start, e.reason), e))
+                held[(e.period_start, e.reason)].append((indicator.name, area))
+                continue
+            found.append((rank, None, movement(kind, indicator, _target(plans, e), t, e, area)))
+    lines = []
+    for _, group, line in sorted(found, key=lambda x: x[0]):
+        if isinstance(line, Movement):
+            lines.append(line)
+        elif group is not None:
+            lines.append(withheld(line, held[group]))
+    return tuple(lines)
 
 
-def _block(
-    indicator: Indicator,
-    wanted: Sequence[Evaluation],
-    items: Mapping[int, Item],
+def _told_for(told: Told, key: _Key) -> dict[dt.date, set[str]]:
+    return {start: statuses for (i, a, start), statuses in told.items() if (i, a) == key}
+
+
+def _new_keys(
+    tracks: Sequence[Track], moved: Sequence[Movement], told: Told
+) -> tuple[NotificationKey, ...]:
+    """What this digest tells: each shown period's status and signal, and each movement."""
+    keys: list[NotificationKey] = []
+    for t in tracks:
+        e = t.latest
+        for status in (e.status.value, signal_key(e)):
+            if status:
+                keys.append((e.indicator_id, e.area_code, e.period_start, status))
+    keys += [(m.indicator_id, m.area_code, m.period_start, m.status.value) for m in moved]
+    untold = [k for k in keys if k[3] not in told.get(k[:3], set())]
+    return tuple(dict.fromkeys(untold))
+
+
+def _groups(
+    catalogue: Catalogue,
+    plans: Sequence[Plan],
     area_names: Mapping[str, str],
-) -> Block:
-    order = list(area_names)
-    rows = sorted(
-        (items[id(e)] for e in wanted if e.indicator_id == indicator.id),
-        key=lambda i: (-i.period_start.toordinal(), _rank(order, i.area_code)),
-    )
-    if rows:
-        heading = "Year" if indicator.evaluated_grain == "year" else "Quarter"
-        return Block(
-            indicator.name, tuple(rows), source=indicator.source_label, period_heading=heading
+    tracks: Mapping[_Key, Track],
+    summary: Sequence[_Key],
+    by_key: Mapping[tuple[str, str, dt.date], Evaluation],
+    force: str,
+    period: tuple[dt.date, Grain],
+) -> tuple[Group, ...]:
+    """The summary: an indicator's rows under its target, what is off track first."""
+    label = period_label(*period)
+    rows: dict[str, list[Row]] = defaultdict(list)
+    for indicator_id, area in summary:
+        t, indicator = tracks[(indicator_id, area)], catalogue.get(indicator_id)
+        context = None
+        if area != force and (indicator_id, force) not in summary:
+            context = by_key.get((indicator_id, force, t.latest.period_start))
+        target = _target(plans, t.latest)
+        name = area_names.get(area, area)
+        rows[indicator_id].append(summary_row(indicator, target, t, name, label, context))
+    groups = [
+        _group(i, catalogue.get(i).name, _target_words(catalogue.get(i), plans, tracks, i), r)
+        for i, r in rows.items()
+    ]
+    plan = plan_for(plans, period[0])
+    order = [t.indicator for _, t in plan.targets()] if plan else []
+    place = {i: n for n, i in enumerate(order)}
+    # What is off track first; otherwise in the order the plan lists its targets.
+    return tuple(
+        sorted(
+            groups,
+            key=lambda g: (
+                not any(r.off_track for r in g.rows),
+                place.get(g.indicator_id, len(order)),
+            ),
         )
-    if indicator.sql is None:
-        missing = f"no source configured: {indicator.source_label}"
-    else:
-        missing = "no figures for your areas yet"
-    return Block(indicator.name, (), missing)
+    )
 
 
-def _rank(order: list[str], code: str) -> int:
-    return order.index(code) if code in order else len(order)
+def _group(indicator_id: str, name: str, target: str, rows: Sequence[Row]) -> Group:
+    """The group, with the force's figure said once when every row would repeat it, and one
+    row when every area's figure is withheld for the same reason."""
+    if len(rows) > 1 and len({(r.status, r.reason) for r in rows}) == 1:
+        if rows[0].status is Status.WITHHELD:
+            every = replace(rows[0], area=_areas_text([r.area for r in rows]), context="")
+            return Group(indicator_id, name, target, (every,))
+    contexts = {row.context for row in rows}
+    if len(rows) > 1 and len(contexts) == 1:
+        shared = contexts.pop()
+        return Group(
+            indicator_id, name, target, tuple(replace(r, context="") for r in rows), shared
+        )
+    return Group(indicator_id, name, target, tuple(rows))
+
+
+def _areas_text(areas: Sequence[str]) -> str:
+    """'Halton and Warrington', or 'All 5 areas' for more than three."""
+    return join(list(areas)) if len(areas) <= 3 else f"All {len(areas)} areas"
+
+
+def _target_words(
+    indicator: Indicator, plans: Sequence[Plan], tracks: Mapping[_Key, Track], indicator_id: str
+) -> str:
+    latest = max(
+        (t.latest for (i, _), t in tracks.items() if i == indicator_id),
+        key=lambda e: e.period_start,
+    )
+    target = _target(plans, latest)
+    return target_words(indicator, target) if target else ""
+
+
+def _monitored(
+    catalogue: Catalogue,
+    area_names: Mapping[str, str],
+    tracks: Mapping[_Key, Track],
+    keys: Sequence[_Key],
+) -> tuple[Monitored, ...]:
+    """The appendix: one line per indicator, its latest figure for each area shown."""
+    by_indicator: dict[str, list[Track]] = defaultdict(list)
+    for key in keys:
+        by_indicator[key[0]].append(tracks[key])
+    lines = []
+    for indicator_id, found in by_indicator.items():
+        indicator = catalogue.get(indicator_id)
+        items = tuple(
+            monitored_item(indicator, t.latest, area_names.get(t.latest.area_code, "?"))
+            for t in found
+        )
+        if len(items) > 1 and all(i.status is Status.WITHHELD for i in items):
+            items = (replace(items[0], area=_areas_text([i.area for i in items])),)
+        periods = sorted({t.latest.period_label for t in found})
+        lines.append(
+            Monitored(indicator_id, indicator.name, " / ".join(periods), items, _why(found))
+        )
+    return tuple(lines)
+
+
+def _why(found: Sequence[Track]) -> str:
+    """Why figures of a targeted indicator are in the appendix: withheld, or nothing to judge
+    them against yet ("not judged: no complete figure in 2024/25 Q3 to compare with")."""
+    reasons = []
+    for t in found:
+        e = t.latest
+        if e.status is Status.WITHHELD:
+            reasons.append(e.reason)
+        elif e.target_form not in (None, "monitor") and not e.reason.startswith("monitoring"):
+            reasons.append(f"not judged: {e.reason}")
+    return "; ".join(dict.fromkeys(reasons))
+
+
+def _doubts(
+    catalogue: Catalogue, tracks: Mapping[_Key, Track], shown: Sequence[_Key]
+) -> list[DataNote]:
+    """Data warnings on the figures shown, as notes: each names its file or figure."""
+    return [
+        DataNote("", "doubtful", capital(warning))
+        for key in shown
+        if (warning := tracks[key].latest.data_warning)
+        and tracks[key].latest.status is not Status.WITHHELD
+    ]
+
+
+def _stale_lines(
+    catalogue: Catalogue, indicators: set[str], latest: Mapping[str, tuple[str, str]]
+) -> tuple[str, ...]:
+    """One sentence per source whose series stopped: 'no data since February 2019'."""
+    by_source: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for indicator in catalogue.indicators:
+        if indicator.id in indicators:
+            by_source[latest[indicator.id]].append(indicator.name)
+    return tuple(
+        f"{capital(source)}: no data since {since} ({join(names)})."
+        for (source, since), names in by_source.items()
+    )
+
+
+def _unmeasured(
+    recipient: Recipient, catalogue: Catalogue, plans: Sequence[Plan]
+) -> tuple[str, ...]:
+    return tuple(
+        i.name
+        for i in catalogue.indicators
+        if i.sql is None and recipient.wants_any(_indicator_topics(i, plans))
+    )
+
+
+def _indicator_topics(indicator: Indicator, plans: Sequence[Plan]) -> tuple[str, ...]:
+    found = [p.priority_of(indicator.id) for p in plans]
+    return (indicator.family, *(p.id for p in found if p is not None))
+
+
+def _areas(recipient: Recipient) -> tuple[str, ...] | None:
+    return None if "all" in recipient.areas else recipient.areas
+
+
+def _scope(recipient: Recipient, area_names: Mapping[str, str], force: str) -> str:
+    """Whose figures: the force's name for a force-wide recipient, else the partnerships."""
+    if "all" in recipient.areas:
+        return area_names.get(force, force)
+    own = [area_names.get(a, a) for a in recipient.areas if a != force]
+    return join(own) if own else area_names.get(force, force)
+
+
+def _subject(period: str, scope: str, moved: Sequence[Movement], groups: Sequence[Group]) -> str:
+    counts = Counter(m.kind for m in moved)
+    ranked = sorted(counts.items(), key=lambda kv: kv[0].severity)
+    parts = [f"{n} {kind.value.lower()}" for kind, n in ranked][:3]
+    if not parts:
+        off = sum(1 for g in groups for r in g.rows if r.off_track)
+        parts = [f"{off} off track" if off else "nothing off track"]
+    return f"Community safety {period}, {scope}: {', '.join(parts)}"
+
+
+def _footnotes(groups: Sequence[Group]) -> tuple[str, ...]:
+    marks = {(r.mark, r.origin) for g in groups for r in g.rows if r.mark}
+    return tuple(f"{mark} {origin[:1].upper()}{origin[1:]}." for mark, origin in sorted(marks))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 
-from alerts.digest import Digest, Item
+from alerts.model import Digest, Monitored, MonitoredItem
+from alerts.model import Row as SummaryRow
 from indicators.definitions import Plan
 from indicators.evaluate import Evaluation, Status
 
@@ -52,48 +53,100 @@ _Key = tuple[str, str, dt.date]
 def ledger_rows(
     digest: Digest, evaluations: Sequence[Evaluation], plans: Sequence[Plan]
 ) -> list[Row]:
-    """One row per item of ``digest``'s tables, and per block shown without figures."""
+    """One row per figure the digest shows (summary, then appendix), per movement of a
+    period it does not otherwise show, and per series named as having no current data."""
     found = {(e.indicator_id, e.area_code, e.period_start): e for e in evaluations}
-    movements = {_key(m.item): m.kind for m in digest.movements}
+    movements = {(m.indicator_id, m.area_code, m.period_start): m for m in digest.movements}
     new = set(digest.new_keys)
     rows = []
-    for position, (section, item, name, why) in enumerate(_entries(digest), start=1):
-        fields: dict[str, object] = {"position": position, "section": section}
-        if item is None:
-            fields |= {"indicator": name, "status": "not_shown", "reason": why, "is_new": False}
-        else:
-            key = _key(item)
-            fields |= _item_fields(item, found.get(key), plans)
-            fields |= {"movement": movements.get(key), "is_new": (*key, item.status) in new}
+    for position, (section, fields) in enumerate(_entries(digest), start=1):
+        key = (fields.get("indicator_id"), fields.get("area_code"), fields.get("period_start"))
+        e = found.get(key)  # type: ignore[arg-type]
+        moved = movements.get(key)  # type: ignore[arg-type]
+        fields = (
+            fields
+            | _evaluated(e, plans)
+            | {
+                "position": position,
+                "section": section,
+                "movement": moved.kind.value if moved else None,
+                "is_new": e is not None and (*key, e.status.value) in new,
+            }
+        )
         rows.append(tuple(fields.get(column) for column in COLUMNS))
     return rows
 
 
-def _entries(digest: Digest) -> Iterator[tuple[str | None, Item | None, str, str]]:
-    """(section, item, block name, why no figures) in the order the digest shows them."""
+def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
+    """(section, fields) in the order the digest shows them."""
     shown: set[_Key] = set()
-    for section in digest.sections:
-        for block in section.blocks:
-            for item in block.rows:
-                shown.add(_key(item))
-                yield section.priority, item, block.name, ""
-            if not block.rows:
-                yield section.priority, None, block.name, block.missing or ""
-    # Every movement is in the tables too today; kept should that ever change.
-    for movement in digest.movements:
-        if _key(movement.item) not in shown:
-            yield None, movement.item, movement.item.indicator, ""
+    for row in digest.rows:
+        shown.add((row.indicator_id, row.area_code, row.period_start))
+        yield "summary", _row_fields(row)
+    for line in digest.monitored:
+        for item in line.items:
+            shown.add((line.indicator_id, item.area_code, item.period_start))
+            yield "also monitored", _item_fields(line, item)
+    for m in digest.movements:
+        if (m.indicator_id, m.area_code, m.period_start) not in shown:
+            yield (
+                "what moved",
+                {
+                    "indicator_id": m.indicator_id,
+                    "area_code": m.area_code,
+                    "period_start": m.period_start,
+                    "status": m.status.value,
+                    "reason": m.text,
+                },
+            )
+    for sentence in digest.stale:
+        yield "no current data", {"indicator": sentence, "status": "not_shown", "reason": sentence}
 
 
-def _item_fields(item: Item, e: Evaluation | None, plans: Sequence[Plan]) -> dict[str, object]:
-    fields: dict[str, object] = {
-        name: getattr(item, name) for name in COLUMNS if name in Item.__dataclass_fields__
+def _row_fields(row: SummaryRow) -> dict[str, object]:
+    return {
+        "indicator_id": row.indicator_id,
+        "indicator": row.indicator,
+        "area_code": row.area_code,
+        "area": row.area,
+        "period": row.period,
+        "period_start": row.period_start,
+        "value": row.figure,
+        "vs_last_year": row.last_year,
+        "status": row.status.value,
+        "status_label": row.status_label,
+        "reason": row.reason,
+        "details": row.chart_caption,
+        "warning": row.warning or None,
     }
+
+
+def _item_fields(line: Monitored, item: MonitoredItem) -> dict[str, object]:
+    return {
+        "indicator_id": line.indicator_id,
+        "indicator": line.indicator,
+        "area_code": item.area_code,
+        "area": item.area,
+        "period_start": item.period_start,
+        "value": item.value,
+        "vs_last_year": item.change,
+        "status": item.status.value,
+        "reason": line.why or None,
+    }
+
+
+def _evaluated(e: Evaluation | None, plans: Sequence[Plan]) -> dict[str, object]:
+    """The figures and target behind an entry, as they stood (never a withheld number)."""
     if e is None:
-        return fields
-    shown = e.status is not Status.WITHHELD  # a withheld figure is never kept as a number
-    return fields | {
+        return {}
+    shown = e.status is not Status.WITHHELD
+    return {
+        "indicator": e.indicator_id,
+        "reason": e.reason,
+        "status": e.status.value,
+        "period": e.period_label,
         "value_number": e.value if shown else None,
+        "vs_last_quarter": None,
         "comparator": e.comparator if shown else None,
         "plan_id": e.plan_id,
         "target_form": e.target_form,
@@ -108,7 +161,3 @@ def _target(e: Evaluation, plans: Sequence[Plan]) -> str | None:
     plan = next((p for p in plans if p.id == e.plan_id), None)
     target = plan.target_for(e.indicator_id) if plan else None
     return target.model_dump_json() if target else None
-
-
-def _key(item: Item) -> _Key:
-    return item.indicator_id, item.area_code, item.period_start

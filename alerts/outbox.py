@@ -28,8 +28,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from alerts.digest import Digest
 from alerts.ledger import COLUMNS as LEDGER_COLUMNS
+from alerts.model import Digest
 from alerts.render import Rendered, preview_html
 from pipelines.db import Database
 from safer.errors import SendError
@@ -138,6 +138,10 @@ def _message(
     message["Date"] = email.utils.format_datetime(now.astimezone(LONDON))
     # Deterministic, so a digest re-sent after a crash can be matched to the first attempt.
     message["Message-ID"] = f"<{digest_id}@{sender.rsplit('@', 1)[-1]}>"
+    # An automatic message (RFC 3834): out-of-office and other auto-replies are not sent back
+    # to it; Exchange and Outlook read the second header for the same.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     html_part = message.get_body(preferencelist=("html",))

@@ -15,7 +15,7 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from alerts.charts import render_chart
-from alerts.digest import Digest
+from alerts.model import Digest
 
 __all__ = ["InlineImage", "Rendered", "preview_html", "render_digest"]
 
@@ -57,9 +57,11 @@ def _capitalize_first(text: str) -> str:
 
 
 def render_digest(digest: Digest) -> Rendered:
-    """The subject, text and HTML parts of ``digest`` and one PNG per distinct chart."""
+    """The subject, text and HTML parts of ``digest`` and one PNG per distinct chart and icon."""
     env = _environment()
-    images = tuple(InlineImage(c.cid, c.filename, render_chart(c.points)) for c in digest.charts)
+    images = tuple(InlineImage(c.cid, c.filename, render_chart(c)) for c in digest.charts) + tuple(
+        InlineImage(i.cid, i.filename, i.png) for i in digest.icons
+    )
     text = env.get_template("digest.txt.j2").render(digest=digest)
     html = env.get_template("digest.html.j2").render(digest=digest)
     return Rendered(digest.subject, text, html, images)

@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,6 +216,7 @@ def _national(folder: Path, config: Path, row: Row) -> None:
     from alerts.digest import build_digest
     from alerts.render import render_digest
     from indicators.definitions import load_catalogue, load_plans
+    from indicators.evaluate import Evaluation
     from pipelines.areas import load_forces
     from pipelines.db import open_database
     from pipelines.sources import active_catalogue
@@ -242,10 +244,9 @@ def _national(folder: Path, config: Path, row: Row) -> None:
             db.rows("SELECT area_code, area_name FROM areas ORDER BY area_type DESC, area_name")
         )
         kinds = dict(db.rows("SELECT area_code, pfa_code FROM areas"))
-    latest: dict[str, dt.date] = {}
+    by_area: dict[str, list[Evaluation]] = defaultdict(list)
     for e in found.evaluations:
-        latest[e.indicator_id] = max(latest.get(e.indicator_id, e.period_start), e.period_start)
-    reporting = [e for e in found.evaluations if e.period_start == latest[e.indicator_id]]
+        by_area[e.area_code].append(e)
     recipients = [
         Recipient(name=f"Lead for {name}", email=f"r{n}@example.org", areas=(code, kinds[code]))
         for n, (code, name) in enumerate(names.items())
@@ -253,7 +254,10 @@ def _national(folder: Path, config: Path, row: Row) -> None:
     started = time.perf_counter()
     rendered = 0
     for recipient in recipients:
-        digest = build_digest(recipient, catalogue, plans, names, reporting, {}, [])
+        # Each recipient's history only: its partnership's and its force's periods.
+        mine = [e for area in recipient.areas for e in by_area.get(area, [])]
+        force = recipient.areas[-1]
+        digest = build_digest(recipient, catalogue, plans, names, mine, {}, [], force)
         if digest is not None:
             render_digest(digest)
             rendered += 1

@@ -12,9 +12,12 @@ one API request, no download, no digest).
 
 from __future__ import annotations
 
+import email
+import email.policy
 import shutil
 import subprocess
 import sys
+from email.message import EmailMessage
 from pathlib import Path
 
 from demo.server import Published, serve
@@ -87,17 +90,22 @@ areas = ["E22000023", "E23000006"]
 
 def _safer(config: Path, *args: str) -> None:
     command = [sys.executable, "-m", "scheduler", *args, "--config", str(config)]
-    print(f"\n$ safer {' '.join(args)} --config {config.relative_to(ROOT)}", flush=True)
+    print(f"\n$ safer {' '.join(args)} --config {_shown(config)}", flush=True)
     done = subprocess.run(command, cwd=ROOT, check=False)
     if done.returncode not in (0, 3):
         sys.exit(f"demo: safer {args[0]} exited with {done.returncode}")
 
 
-def _drop_returns(until: str) -> None:
+def _shown(path: Path) -> Path:
+    """A path as the reader typed it: relative to the repository when it is inside."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def _drop_returns(work: Path, until: str) -> None:
     """Copy the example returns for periods up to ``until`` into the demo's return folders, as
     the officers who send them would have by then."""
     for kind, period_of in (("call-handling", _month), ("council-enforcement", _quarter)):
-        folder = WORK / "returns" / kind
+        folder = work / "returns" / kind
         folder.mkdir(parents=True, exist_ok=True)
         for path in sorted((EXAMPLES / kind).iterdir()):
             if path.suffix in (".csv", ".xlsx") and period_of(path.stem) <= until:
@@ -115,38 +123,55 @@ def _quarter(stem: str) -> str:
     return f"{int(first) + end[0]}-{end[1]:02d}"
 
 
-def _publish(published: Published, last_updated: str, newest: str) -> None:
+def _publish(work: Path, published: Published, last_updated: str, newest: str) -> None:
     """Move the demo's world on: data.police.uk publishes up to ``newest``, returns arrive."""
     published.last_updated, published.newest = last_updated, newest
-    _drop_returns(newest)
+    _drop_returns(work, newest)
 
 
-def main() -> None:
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    outbox = WORK / "outbox"
+def run_demo(work: Path = WORK) -> list[str]:
+    """The demo's three runs in ``work`` (emptied first); returns what the third run asked the
+    data.police.uk-like server for. The digests are in ``work/outbox``."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     published = Published()
     with serve(*SERVED, published=published) as base_url:
-        config = WORK / "safer.toml"
-        config.write_text(CONFIG.format(base_url=base_url, outbox=outbox), encoding="utf-8")
-        print(f"demo: serving {', '.join(str(f.relative_to(ROOT)) for f in SERVED)} at {base_url}")
+        config = work / "safer.toml"
+        text = CONFIG.format(base_url=base_url, outbox=work / "outbox")
+        config.write_text(text, encoding="utf-8")
+        print(f"demo: serving {', '.join(str(_shown(f)) for f in SERVED)} at {base_url}")
         # As if March 2025's files were out by mid-April, so 2024/25 Q4 is complete.
-        _publish(published, "2025-04-10", "2025-03")
+        _publish(work, published, "2025-04-10", "2025-03")
         _safer(config, "run", "--as-of", "2025-04-15")
-        _publish(published, "2026-01-10", "2025-12")
+        _publish(work, published, "2026-01-10", "2025-12")
         _safer(config, "run", "--as-of", "2026-01-15")
         before = len(published.requests)
         _safer(config, "run", "--as-of", "2026-01-15")
         idle = published.requests[before:]
-        _safer(config, "export", "--out", str(WORK / "observations.csv"))
+        _safer(config, "export", "--out", str(work / "observations.csv"))
+    return idle
+
+
+def main() -> None:
+    idle = run_demo(WORK)
+    outbox = WORK / "outbox"
     print(f"\ndemo: the third run asked the server for {', '.join(idle) or 'nothing'}")
-    digests = sorted(outbox.glob("*.html"), key=lambda p: p.stat().st_mtime)
-    print(
-        f"\ndemo: {len(digests)} digests in {outbox.relative_to(ROOT)}/ (plain text in the .eml):"
-    )
+    digests = sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime)
+    print(f"\ndemo: {len(digests)} digests in {_shown(outbox)}/ (open the .html in a browser):")
     for path in digests:
-        print(f"  {path.relative_to(ROOT)}")
-    print(f"demo: observations for analysts: {(WORK / 'observations.csv').relative_to(ROOT)}")
+        print(f"  {_shown(path.with_suffix('.html'))}")
+    print(f"demo: observations for analysts: {_shown(WORK / 'observations.csv')}")
+    if digests:
+        halton = [p for p in digests if "halton" in p.name] or digests
+        print(f"\ndemo: what the Halton community safety manager receives ({halton[-1].name}):\n")
+        print(_text_part(halton[-1]))
+
+
+def _text_part(eml: Path) -> str:
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(preferencelist=("plain",))
+    return str(part.get_content()) if part is not None else ""
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from safer.periods import Grain
 __all__ = [
     "Catalogue",
     "Indicator",
+    "Origin",
     "Plan",
     "Priority",
     "Target",
@@ -92,10 +93,19 @@ class Catalogue(_Frozen):
         raise KeyError(indicator_id)
 
 
+Origin = Literal["published", "national_standard", "local_reading"]
+"""Where a target's level comes from: the plan publishes it; a national standard the plan does
+not restate (the Home Office's 999 standard); or a local reading of an aim the plan states
+without a number. The digest says which beside every judgement, so a reader never takes a
+local reading for the Commissioner's published target."""
+
+
 class _TargetBase(_Frozen):
     indicator: str
     source_text: str
     """The plan's own words (or, where marked, safer's reading of them)."""
+    origin: Origin = "local_reading"
+    """Unstated, a target is a local reading: the weaker claim is the honest default."""
     source_url: str | None = None
     amber_tolerance: Annotated[float, Field(ge=0)] = 0.0
     """How far short of the target is still amber rather than red."""

@@ -22,7 +22,7 @@ from indicators.definitions import Indicator
 from indicators.evaluate import Evaluation, Key, Measured, Observation
 from pipelines.db import Database, reference_changed
 from safer import faults
-from safer.periods import GRAIN_MONTHS, Grain, month_label, period_start
+from safer.periods import GRAIN_MONTHS, Grain, month_label, period_label, period_start
 
 __all__ = [
     "MeasuredSource",
@@ -269,11 +269,15 @@ def withheld_quarters(
         [source, force_id, own or force_id],
     )
     reasons: dict[dt.date, list[str]] = defaultdict(list)
-    for period, slot, file_path, checks in rows:
+    for period, slot, file_path, _checks in rows:
+        # In an officer's words: which file, not which check (``safer quarantine list`` and the
+        # log name the checks for the operator). A return is named by its file, so its sender
+        # knows it; a monthly file by its month.
         name = str(file_path).rsplit("/", 1)[-1]
-        what = f"the {month_label(period)} file" if slot == month_label(period) else "the file"
-        reasons[period_start(period, grain)].append(f"{what} ({name}) failed its checks ({checks})")
-    return {start: "; ".join(items) for start, items in reasons.items()}
+        monthly = slot == month_label(period)
+        what = f"the {period_label(period, 'month')} file" if monthly else f"the file {name}"
+        reasons[period_start(period, grain)].append(f"{what} failed its data checks")
+    return {start: "; ".join(dict.fromkeys(items)) for start, items in reasons.items()}
 
 
 _EVALUATION_COLUMNS = (

@@ -34,6 +34,7 @@ class Missing:
     source: str = ""
     area: str | None = None
     """The partnership whose return is missing, when the others' arrived."""
+    area_code: str | None = None
 
     @property
     def sentence(self) -> str:

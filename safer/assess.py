@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from alerts.notes import DataNote
 from checks.cross_source import SUITE, CrossSourceLimits, DataFlag
 from checks.gate import GateInput, GateOutcome, check_figures
 from checks.models import Severity
@@ -27,7 +29,7 @@ from pipelines.db import Database, DatabaseError
 from pipelines.freshness import Missing, overdue
 from pipelines.sources import SOURCES, configured
 from safer.config import Settings
-from safer.periods import Grain, month_label, period_label
+from safer.periods import Grain, period_label
 
 __all__ = ["Assessment", "assess", "record_unit"]
 
@@ -39,7 +41,7 @@ Clock = Callable[[], dt.datetime]
 @dataclass(frozen=True)
 class Assessment:
     evaluations: tuple[Evaluation, ...]
-    notes: tuple[str, ...]
+    notes: tuple[DataNote, ...]
     gate: GateOutcome
 
 
@@ -196,8 +198,8 @@ def _batch_warnings(db: Database, force_id: str) -> list[DataFlag]:
         "FROM load_ledger WHERE status IN ('loaded', 'revised', 'released') "
         "AND coalesce(force_id, $1) = $1 "
         "QUALIFY row_number() OVER (PARTITION BY source, slot ORDER BY finished_at DESC) = 1) "
-        "SELECT DISTINCT u.source, unnest(u.periods) AS period, c.check_id, c.message "
-        "FROM in_use u JOIN check_results c USING (batch_id) "
+        "SELECT DISTINCT u.source, unnest(u.periods) AS period, c.check_id, c.message, "
+        "c.unexpected_count FROM in_use u JOIN check_results c USING (batch_id) "
         "WHERE c.severity = 'warning' AND NOT c.success ORDER BY ALL",
         [force_id],
     )
@@ -206,17 +208,39 @@ def _batch_warnings(db: Database, force_id: str) -> list[DataFlag]:
             check_id,
             Severity.WARNING,
             period,
-            f"the {_file_of(source, period)} {message}",
+            f"the {_file_of(source, period)}: {_in_words(message, count)}",
             source=source,
         )
-        for source, period, check_id, message in rows
+        for source, period, check_id, message, count in rows
     ]
+
+
+def _in_words(message: str, count: int | None) -> str:
+    """'13 rows fail the check that every search has an Outcome', from a check's message
+    ('failed: every search has an Outcome (13 failing); e.g. record_no 10, Outcome None'):
+    the rule, how many rows break it and the text values of the first (a mistyped name in a
+    return), without the row numbers and empty cells an operator reads."""
+    rule, _, sample = message.removeprefix("failed: ").partition("; e.g. ")
+    example = _example(sample)
+    if count is not None:
+        rule = rule.split(f" ({count:,} failing)", 1)[0]
+        rows = f"{count:,} row{' fails' if count == 1 else 's fail'}"
+        return f"{rows} the check that {rule}{example}"
+    rule, _, found = rule.partition("; found ")
+    return f"fails the check that {rule}" + (f" (found {found})" if found else "") + example
+
+
+def _example(sample: str) -> str:
+    """The quoted text values of the first sample row: "(e.g. 'E22000354', 'Chesire East')"."""
+    first = sample.split("; ", 1)[0]
+    values = list(dict.fromkeys(re.findall(r"'(?:[^'\\]|\\.)*'", first)))[:3]
+    return f" (e.g. {', '.join(values)})" if values else ""
 
 
 def _file_of(source: str, period: dt.date) -> str:
     found = SOURCES.get(source)
     if found is None or found.grain == "month":
-        return f"{month_label(period)} file"
+        return f"{period_label(period, 'month')} file"
     return f"{found.label} for {period_label(period, found.grain)}"
 
 
@@ -275,7 +299,7 @@ def _partnerships_missing(
             WHERE o.indicator_id IN (SELECT unnest(?::VARCHAR[]))
               AND o.grain IN ('quarter', 'year')
         ), periods AS (SELECT DISTINCT period_start FROM mine)
-        SELECT p.period_start, a.area_name
+        SELECT p.period_start, a.area_name, a.area_code
         FROM periods p CROSS JOIN areas a
         WHERE a.area_type = 'csp' AND a.pfa_code = ?
           AND NOT EXISTS (SELECT 1 FROM mine m WHERE m.area_code = a.area_code
@@ -285,11 +309,13 @@ def _partnerships_missing(
         [[i.id for i in catalogue.indicators if i.source == source.id], settings.force.pfa_code],
     )
     found = []
-    for period, area in rows:
+    for period, area, code in rows:
         due = source.due(settings, period)
         late = (as_of - due).days
         if late > grace:
-            found.append(Missing(source.label, period, due, late, source.grain, source.id, area))
+            found.append(
+                Missing(source.label, period, due, late, source.grain, source.id, area, code)
+            )
     return found
 
 
@@ -299,40 +325,62 @@ def _data_notes(
     batches: Sequence[BatchOutcome],
     gate: GateOutcome,
     missing: Sequence[Missing],
-) -> list[str]:
-    """Sentences for the digest's caveats: withheld periods, missing releases, failed checks,
-    exclusions, unpublished months."""
+) -> list[DataNote]:
+    """The digest's caveats, for officers: standing notes, withheld periods, missing releases,
+    failed checks and months not yet published. Operator detail (rows outside the force, check
+    ids) is logged instead (``_log_outside``) and shown by ``safer status``."""
     notes = []
     for source in configured(settings):
         cfg = source.config(settings)
         if cfg is not None and cfg.note:
-            notes.append(f"{source.label[:1].upper()}{source.label[1:]}: {cfg.note}")
+            notes.append(DataNote(source.label, "about", cfg.note))
         grain: Grain = "year" if source.grain == "year" else "quarter"
         held = withheld_quarters(db, source.id, grain, settings.force.id)
-        notes += [f"Withheld ({source.label}): {reason}." for reason in held.values()]
-    notes += [item.sentence for item in missing]
-    errors = [f for f in gate.flags if f.severity is Severity.ERROR]
-    notes += [f"Withheld: a data check failed: {f.sentence}." for f in errors]
+        notes += [
+            DataNote(source.label, "withheld", period_label(start, grain), reason)
+            for start, reason in held.items()
+        ]
+    notes += [_missing_note(item) for item in missing]
+    notes += [_flag_note(f) for f in gate.flags if f.severity is Severity.ERROR]
     if gate.outcome == "broken":
         notes.append(
-            "The cross-source data checks could not run this time; the figures below are shown "
-            "without them and the operator has been told."
+            DataNote(
+                "",
+                "unchecked",
+                "the checks across sources could not run this time; the figures are shown "
+                "without them and the operator has been told",
+            )
         )
-    notes += _outside_notes(db, settings)
+    _log_outside(db, settings)
     late = {(m.source, m.period) for m in missing}
-    waiting = [
-        f"{SOURCES[b.source].label} {b.slot}"
+    notes += [
+        DataNote(SOURCES[b.source].label, "unpublished", b.slot)
         for b in batches
         if b.outcome == "not_yet_available" and (b.source, b.period) not in late
     ]
-    if waiting:
-        notes.append(f"Not yet published: {', '.join(waiting)}.")
     return notes
 
 
-def _outside_notes(db: Database, settings: Settings) -> list[str]:
-    """Rows located outside the force's partnerships, per source that locates its rows."""
-    notes = []
+def _flag_note(flag: DataFlag) -> DataNote:
+    """A cross-source check that withholds a figure, for the officers of its area."""
+    source = SOURCES[flag.source].label if flag.source in SOURCES else ""
+    period = period_label(flag.period, "month")
+    return DataNote(source, "withheld", period, flag.sentence, area=flag.area_code)
+
+
+def _missing_note(item: Missing) -> DataNote:
+    """'DEFRA fly-tipping release: 2022/23 overdue (due by 25 Jan 2024)'; a partnership's
+    missing return is a note for that partnership's officers (and the force's)."""
+    when = f"{item.period:%b %Y}" if item.grain == "month" else item.period_name
+    due = f"{item.due:%-d %b %Y}"
+    if item.area is None:
+        return DataNote(item.label, "missing", when, due)
+    return DataNote(item.label, "missing", f"{item.area}'s {when}", due, area=item.area_code)
+
+
+def _log_outside(db: Database, settings: Settings) -> None:
+    """Rows located outside the force's partnerships, per source that locates its rows: the
+    operator's to review (``safer status`` shows them too), not an officer's."""
     for source in configured(settings):
         if source.area_level != "csp" or not source.zero_fill:
             continue
@@ -340,11 +388,12 @@ def _outside_notes(db: Database, settings: Settings) -> list[str]:
             "SELECT sum(outside_area_rows) FROM source_periods WHERE source = ?", [source.id]
         )
         if outside:
-            notes.append(
-                f"{int(outside):,} {source.label} rows located outside the force's Community "
-                "Safety Partnerships (or with no location) are excluded from every figure."
+            logger.info(
+                "%s: %s rows located outside the force's Community Safety Partnerships (or with "
+                "no location) are excluded from every figure",
+                source.id,
+                f"{int(outside):,}",
             )
-    return notes
 
 
 def record_unit(db: Database, run_id: str, unit: str, outcome: str, message: str) -> None:

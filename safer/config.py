@@ -22,6 +22,7 @@ from safer.periods import add_months, months_between, parse_month
 __all__ = [
     "CallHandlingConfig",
     "ChecksConfig",
+    "DigestConfig",
     "CouncilEnforcementConfig",
     "DatabaseConfig",
     "DefraFlytippingConfig",
@@ -247,6 +248,15 @@ class ChecksConfig(_Frozen):
     flagged (beyond the limits alone is special cause, not suspect data)."""
 
 
+class DigestConfig(_Frozen):
+    """What the digest shows as current."""
+
+    stale_after_days: Annotated[int, Field(ge=0, le=3650)] = 365
+    """A source whose latest period's release was due longer ago than this (against the run's
+    ``--as-of``) has no current data: its figures are named in one line ("no data since
+    February 2019"), not shown beside this quarter's."""
+
+
 class Recipient(_Frozen):
     name: str
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
@@ -340,6 +350,7 @@ class Settings(_Frozen):
     sources: SourcesConfig = SourcesConfig()
     indicators: IndicatorsConfig = IndicatorsConfig()
     checks: ChecksConfig = ChecksConfig()
+    digest: DigestConfig = DigestConfig()
     recipients: tuple[Recipient, ...] = ()
     smtp: SmtpConfig | None = None
     operator: OperatorConfig = OperatorConfig()

@@ -35,7 +35,9 @@ def inputs_fingerprint(
         # loaded this run: an edited mapping changes figures, though no .py file changed.
         "(SELECT string_agg(name || ':' || sha256, ';' ORDER BY name) FROM reference_data)"
     )[0]
-    shaped = settings.model_dump_json(include={"force", "indicators", "checks", "recipients"})
+    shaped = settings.model_dump_json(
+        include={"force", "indicators", "checks", "digest", "recipients"}
+    )
     digest = hashlib.sha256()
     for part in (repr(data), shaped, catalogue.model_dump_json(), repr(plans), _code()):
         digest.update(part.encode("utf-8"))

@@ -197,6 +197,7 @@ def _run_stages(
         clock,
         smtp_sender(settings),
         run_id,
+        as_of,
     )
     db.execute("UPDATE runs SET inputs = ? WHERE run_id = ?", [inputs, run_id])
     problems = []

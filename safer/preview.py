@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from alerts.deliver import area_names, notified, preview_digest
+from alerts.deliver import area_names, notified, preview_digest, stale_indicators
 from alerts.digest import Digest
 from alerts.render import Rendered, render_digest
 from indicators.definitions import load_catalogue, load_plans
@@ -48,11 +48,13 @@ def preview(
         if not names:
             raise DigestError(f"{settings.database.path}: no run yet; run `safer run` first")
         found = assess(db, settings, catalogue, plans, PREVIEW_RUN, as_of, clock, names)
+        stale = stale_indicators(db, settings, catalogue, as_of)
+        force = settings.force.pfa_code
         previews = []
         for person in chosen:
             told = notified(db, person.email)
             digest = preview_digest(
-                person, catalogue, plans, names, found.evaluations, told, found.notes
+                person, catalogue, plans, names, found.evaluations, told, found.notes, force, stale
             )
             if digest is not None:
                 previews.append(Preview(person, digest, render_digest(digest)))

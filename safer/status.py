@@ -66,20 +66,24 @@ def collect(db: Database, settings: Settings, now: dt.datetime) -> dict[str, Any
 def _sources(db: Database, settings: Settings) -> list[dict[str, Any]]:
     health = source_health(db)
     periods = {
-        source: (count, newest)
-        for source, count, newest in db.rows(
-            "SELECT source, count(*), max(period) FROM source_periods GROUP BY source"
+        source: (count, newest, int(outside or 0))
+        for source, count, newest, outside in db.rows(
+            "SELECT source, count(*), max(period), sum(outside_area_rows) FROM source_periods "
+            "GROUP BY source"
         )
     }
     found = []
     for source in configured(settings):
         mine = health.get(source.id)
-        count, newest = periods.get(source.id, (0, None))
+        count, newest, outside = periods.get(source.id, (0, None, 0))
         found.append(
             {
                 "source": source.id,
                 "periods_in_use": count,
                 "newest_period": newest,
+                # Rows placed outside the force's partnerships (or with no location): excluded
+                # from every figure, and the operator's to review, not the officers'.
+                "outside_area_rows": outside,
                 "consecutive_failures": mine.consecutive_failures if mine else 0,
                 "last_success_at": mine.last_success_at if mine else None,
                 "last_failure_at": mine.last_failure_at if mine else None,
@@ -183,6 +187,11 @@ def render(found: dict[str, Any]) -> list[str]:
         lines.append(
             f"  {s['source']}: {s['periods_in_use']} periods in use, newest "
             f"{s['newest_period'] or '-'}; {state}"
+            + (
+                f"; {s['outside_area_rows']:,} rows outside the force"
+                if s.get("outside_area_rows")
+                else ""
+            )
             + (f"; next try {s['next_attempt_at']}" if s["next_attempt_at"] else "")
             + (f"; last error: {s['last_error']}" if s["consecutive_failures"] else "")
         )

@@ -146,3 +146,34 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config._safer_exitstatus = exitstatus  # type: ignore[attr-defined]
+
+
+def _missing_tool(reason: str) -> None:
+    """Skip for a missing browser or linter, or fail where CI says it must be there."""
+    if os.environ.get("SAFER_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (SAFER_REQUIRE_BROWSER=1: .ci/run installs it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium's path, for tools/browser.py: skips without it, fails if
+    SAFER_REQUIRE_BROWSER=1."""
+    from tools.browser import find_chromium
+
+    found = find_chromium()
+    if found is None:
+        _missing_tool("Chromium not found: apt-get install chromium, or set SAFER_CHROMIUM")
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="session")
+def email_linter() -> None:
+    """The caniemail linter (tools/email_lint.py, run by Node.js): skips without it, fails if
+    SAFER_REQUIRE_BROWSER=1."""
+    from tools.email_lint import available
+
+    missing = available()
+    if missing is not None:
+        _missing_tool(missing)

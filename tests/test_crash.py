@@ -140,7 +140,7 @@ class Workspace:
             f'\n[[recipients]]\nname = "{name}"\nemail = "{email}"\n{areas}'
             for name, email, areas in (
                 ("Performance lead", RECIPIENTS[0], ""),
-                ("Halton CSP", RECIPIENTS[1], 'areas = ["E22000023"]\n'),
+                ("Halton CSP", RECIPIENTS[1], 'areas = ["E22000023", "E23000006"]\n'),
             )
         )
         self.config.write_text(

@@ -199,20 +199,21 @@ def test_it_sends_each_digest_once_and_keeps_a_ledger_of_what_it_said(
         ledger
     )
     assert (area, period, value, status) == ("Halton", "2024/25 Q4", "2.01 per 1,000", "red")
-    assert (movement, is_new, form) == ("newly off track", True, "rest_of_force")
+    # Off track in 2023/24 Q4 too, the judged quarter before: still, not newly.
+    assert (movement, is_new, form) == ("Still off track", True, "rest_of_force")
     assert json.loads(target)["form"] == "rest_of_force"
     assert round(number, 2) == 2.01 and round(against, 2) == 1.24
     text = _text(lead)
-    assert f"{area}, {period}: {value}" in text and reason in text
+    assert "- Halton: 2.01 | " in text and reason in text
     shown = _rows(
         db_path,
-        "SELECT l.area, l.period, l.value, l.reason FROM delivery_ledger l JOIN outbox o "
-        "USING (digest_id) WHERE o.email = ? AND l.area IS NOT NULL",
+        "SELECT l.area, l.value, l.status_label FROM delivery_ledger l JOIN outbox o "
+        "USING (digest_id) WHERE o.email = ? AND l.section = 'summary'",
         [LEAD],
     )
     assert len(shown) > 10
-    for area, period, value, reason in shown:
-        assert f"- {area}, {period}: {value} " in text and reason in text
+    for area, value, label in shown:
+        assert f"- {area}: " in text and label.upper() in text and value.split()[0] in text
     delivered = _rows(db_path, "SELECT count(*) FROM delivered_items WHERE email = ?", [LEAD])
     assert delivered == _rows(
         db_path,
@@ -347,8 +348,8 @@ def test_preview_writes_each_digest_and_sends_and_records_nothing(
     assert code == 0
     lead = (workspace / "preview" / "digest-performance-lead.html").read_text(encoding="utf-8")
     halton = (workspace / "preview" / "digest-halton-csp.html").read_text(encoding="utf-8")
-    assert "2 off track" in lead and "Halton" in halton and "Warrington" not in halton
-    assert "newly off track" in lead.lower(), "the movements a run would send now"
+    assert "still off track" in lead.lower() and "Halton" in halton and "Warrington" not in halton
+    assert "What moved since your last digest" in lead, "the movements a run would send now"
     assert "digest-halton-csp.html" in capsys.readouterr().out
     assert mailbox.messages == []
     assert {t: _rows(db_path, f"SELECT * FROM {t} ORDER BY ALL") for t in TABLES} == before
@@ -371,9 +372,9 @@ def test_preview_shows_the_full_table_when_nothing_is_new(
 
     assert code == 0
     html = out.read_text(encoding="utf-8")
-    assert "Nothing moved against the plan since your last digest." in html
-    assert "Halton, 2024/25 Q4" in _text(mailbox.to(HALTON)[0])
-    assert html.count("2024/25 Q4") >= 5, "the full current table"
+    assert "What moved" not in html, "nothing is new: the digest as it stands, no movements"
+    assert "Community safety — Halton — 2024/25 Q4" in _text(mailbox.to(HALTON)[0])
+    assert html.count("data-summary-row") >= 3, "the full current table"
     assert len(mailbox.messages) == 2, "only the run sent anything"
 
 
@@ -397,9 +398,9 @@ def test_preview_uses_the_catalogue_as_a_run_does(
     html = out.read_text(encoding="utf-8")
     part = mailbox.to(LEAD)[0].get_body(preferencelist=("html",))
     assert part is not None
-    unconfigured = re.compile(r"Not shown: no source configured: [^<]*")
+    unconfigured = re.compile(r"Not measured \(no source configured\): [^<]*")
     sent = unconfigured.findall(str(part.get_content()))
-    assert "add [sources.call_handling] to safer.toml" in html
+    assert "999 calls answered within 10 seconds" in unconfigured.findall(html)[0]
     assert sent and unconfigured.findall(html) == sent
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from alerts.deliver import reporting_evaluations
-from alerts.digest import build_digest
+from alerts.digest import Told, build_digest
+from alerts.model import Digest
+from alerts.notes import DataNote
 from alerts.render import render_digest
 from indicators.definitions import load_catalogue, load_plans
 from indicators.evaluate import Evaluation, Status
@@ -32,18 +34,24 @@ CATALOGUE = active_catalogue(
     Settings.model_validate({"force": {"id": "cheshire", "pfa_code": "E23000006", "name": "C"}}),
 )
 PLANS = load_plans(None, CATALOGUE)
-AREAS = {
-    "E23000006": "Cheshire",
-    "E22000354": "Cheshire East",
-    "E22000023": "Halton",
-}
-Q3, Q4 = dt.date(2025, 10, 1), dt.date(2026, 1, 1)
+FULL = load_catalogue()
+"""Every source configured: no indicator is "not measured"."""
+PLAN = "cheshire-pcp-2024-28"
+FORCE = "E23000006"
+AREAS = {FORCE: "Cheshire", "E22000354": "Cheshire East", "E22000023": "Halton"}
+Q = [dt.date(2024, 10, 1), dt.date(2025, 1, 1), dt.date(2025, 4, 1), dt.date(2025, 7, 1)]
+Q3 = dt.date(2025, 10, 1)
 LEAD = Recipient(name="Performance lead", email="lead@example.org")
-HALTON = Recipient(name="Halton CSP", email="halton@example.org", areas=("E22000023",))
+HALTON = Recipient(name="Halton CSP", email="halton@example.org", areas=("E22000023", FORCE))
 
-
-# Monthly figures Apr to Dec 2025 as multiples of a third of the quarter: common cause.
-COMMON = (1.02, 0.97, 1.05, 0.99, 1.01, 0.95, 1.03, 0.98, 1.0)
+# Monthly figures as multiples of a third of the quarter: common cause.
+COMMON = (1.02, 0.97, 1.05, 0.99, 1.01, 0.95, 1.03, 0.98, 1.0, 1.01, 0.99, 1.02)
+FORMS = {
+    "asb_incidents": "same_period_last_year",
+    "asb_per_1000": "rest_of_force",
+    "positive_outcome_rate": "same_period_last_year",
+    "calls_999_within_10s": "threshold",
+}
 
 
 def _e(
@@ -53,16 +61,19 @@ def _e(
     status: Status,
     value: float,
     monthly: tuple[float, ...] = COMMON,
+    **fields: object,
 ) -> Evaluation:
-    """An evaluation whose SPC fields come from the real engine on Apr 2025 onwards."""
-    dates = [add_months(dt.date(2025, 4, 1), i) for i in range(len(monthly))]
+    """An evaluation whose SPC fields come from the real engine on the 12 months to the
+    quarter's end."""
+    first = add_months(start, 3 - len(monthly))
+    dates = [add_months(first, i) for i in range(len(monthly))]
     result = spc(
         [value / 3 * f for f in monthly],
         direction="decrease",
         rules=SpcRules(minimum_points=9),
         dates=dates,
     )
-    return Evaluation(
+    base = Evaluation(
         indicator,
         area,
         start,
@@ -71,30 +82,57 @@ def _e(
         value,
         previous_quarter=value * 1.1,
         last_year=value * 0.9,
+        plan_id=PLAN,
+        target_form=FORMS.get(indicator, "monitor"),
         spc_variation=result.variation,
+        spc_assurance=result.assurance,
         spc_text=f"SPC on monthly figures {dates[0]:%b %Y} to {dates[-1]:%b %Y}: "
         + describe(result, lambda x: f"{x:,.0f}"),
         spc_points=result.points,
     )
+    return replace(base, **fields)  # type: ignore[arg-type]
 
 
 EVALUATIONS = [
-    _e("asb_incidents", "E23000006", Q3, Status.RED, 1650),
+    _e("asb_incidents", FORCE, Q[3], Status.GREEN, 1700),
+    _e("asb_incidents", FORCE, Q3, Status.RED, 1650),
     _e("asb_incidents", "E22000354", Q3, Status.AMBER, 480),
     # Halton's latest month falls below the lower process limit: special cause improvement.
     _e("asb_incidents", "E22000023", Q3, Status.GREEN, 250, (*COMMON[:-1], 0.6)),
-    _e("asb_incidents", "E23000006", Q4, Status.INCOMPLETE, 520),
-    _e("asb_incidents", "E22000354", Q4, Status.INCOMPLETE, 160),
-    _e("asb_incidents", "E22000023", Q4, Status.INCOMPLETE, 80),
-    _e("positive_outcome_rate", "E23000006", Q3, Status.WITHHELD, 0.21),
+    _e("asb_incidents", "E22000023", add_months(Q3, 3), Status.INCOMPLETE, 80),
+    _e("positive_outcome_rate", FORCE, Q3, Status.WITHHELD, 0.21),
     _e("positive_outcome_rate", "E22000354", Q3, Status.WITHHELD, 0.2),
     _e("positive_outcome_rate", "E22000023", Q3, Status.WITHHELD, 0.22),
+    _e("no_suspect_share", "E22000023", Q3, Status.NOT_EVALUATED, 0.27),
 ]
-NOTES = ["Withheld: the 2025-11 file (x.csv) failed its checks (month_is_file_month)."]
+NOTES = [
+    DataNote("data.police.uk street file", "withheld", "2025/26 Q3", "the Nov 2025 file failed"),
+    DataNote("council return", "about", "EXAMPLE returns, not real data"),
+    DataNote("call-handling return", "about", "EXAMPLE returns, not real data"),
+]
 
 
-def _digest(recipient: Recipient = LEAD, notified: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
-    return build_digest(recipient, CATALOGUE, PLANS, AREAS, EVALUATIONS, notified or {}, NOTES)
+def _digest(
+    recipient: Recipient = LEAD,
+    told: Told | None = None,
+    found: Sequence[Evaluation] = EVALUATIONS,
+    notes: Sequence[DataNote] = NOTES,
+    stale: dict[str, str] | None = None,
+) -> Digest:
+    digest = build_digest(
+        recipient, CATALOGUE, PLANS, AREAS, found, told or {}, notes, FORCE, stale
+    )
+    assert digest is not None
+    return digest
+
+
+def _told(*digests: Digest) -> dict[tuple[str, str, dt.date], set[str]]:
+    """What a recipient has been told after ``digests``, as the outbox records it."""
+    told: dict[tuple[str, str, dt.date], set[str]] = {}
+    for digest in digests:
+        for indicator, area, start, status in digest.new_keys:
+            told.setdefault((indicator, area, start), set()).add(status)
+    return told
 
 
 def _golden(name: str, text: str) -> None:
@@ -105,100 +143,259 @@ def _golden(name: str, text: str) -> None:
     assert text == path.read_text(encoding="utf-8"), f"differs from {path}; see module docstring"
 
 
-def test_the_subject_gives_the_period_and_what_needs_attention() -> None:
+def test_the_subject_names_the_period_the_areas_and_what_moved() -> None:
     digest = _digest()
-    assert digest is not None
-    assert digest.subject == "Community safety indicators 2025/26 Q4 — 2 off track, 3 withheld"
-
-
-def test_the_text_part_carries_every_fact_and_matches_the_golden_file() -> None:
-    digest = _digest()
-    assert digest is not None
-    text = render_digest(digest).text
-    assert "- NEWLY OFF TRACK: ASB incidents, Cheshire, 2025/26 Q3: 1,650. Reason red." in text
-    assert "- WITHHELD: Positive-outcome rate, Halton, 2025/26 Q3. Reason withheld." in text
-    assert "22.0%" not in text, "a withheld figure is never shown as a number"
-    assert NOTES[0] in text
-    assert (
-        "- Halton, 2025/26 Q4: 80 (vs previous quarter −9.1%; vs same quarter last year +11.1%)"
-        " — QUARTER INCOMPLETE: reason incomplete. SPC on monthly figures Apr 2025 to Dec 2025:"
-        " common cause variation; monthly mean 27 and process limits 23 to 30;"
-        " latest month 27 (Dec 2025)." in text
+    assert digest.subject == (
+        "Community safety 2025/26 Q3, Cheshire: 2 newly off track, 1 newly withheld, "
+        "1 special cause improvement"
     )
+    assert _digest(HALTON).subject.startswith("Community safety 2025/26 Q3, Halton: ")
+
+
+def test_one_indicator_walked_through_four_quarters_is_worded_by_its_history() -> None:
+    """On, off, off, on: newly off track once, then still off track, then back on track."""
+    statuses = [Status.GREEN, Status.RED, Status.RED, Status.GREEN]
+    values = [1.30, 2.01, 2.20, 1.40]
+    history = [
+        _e("asb_per_1000", "E22000023", q, s, v, reason=f"{v:.2f} per 1,000 against 1.60")
+        for q, s, v in zip(Q, statuses, values, strict=True)
+    ]
+    sent: list[Digest] = []
+    lines = []
+    for n in range(1, 5):
+        digest = _digest(HALTON, _told(*sent), history[:n], notes=[])
+        sent.append(digest)
+        lines.append([f"{m.kind.value}: {m.text}" for m in digest.movements])
+        assert [r.period for r in digest.rows] == [history[n - 1].period_label]
+    origin = "(local reading of the plan's aim, not a published target)"
+    assert lines[0] == []
+    assert lines[1] == [
+        "Newly off track: ASB incidents per 1,000 residents, Halton, 2024/25 Q4: "
+        f"2.01 per 1,000 against 1.60 {origin}. On track in 2024/25 Q3 (1.30 per 1,000)."
+    ]
+    assert lines[2] == [
+        "Still off track: ASB incidents per 1,000 residents, Halton, 2025/26 Q1, "
+        f"2nd quarter running: 2.20 per 1,000 against 1.60 {origin}."
+    ]
+    assert lines[3] == [
+        "Back on track: ASB incidents per 1,000 residents, Halton, 2025/26 Q2: "
+        f"1.40 per 1,000 against 1.60 {origin}, after 2 quarters off track "
+        "(2.20 per 1,000 in 2025/26 Q1)."
+    ]
+    assert [r.streak for d in sent for r in d.rows] == [
+        "first judged quarter",
+        "this quarter",
+        "2 quarters running",
+        "this quarter",
+    ]
+    text = render_digest(sent[2]).text
+    assert "- STILL OFF TRACK: ASB incidents per 1,000 residents, Halton, 2025/26 Q1" in text
+    assert "OFF TRACK†, 2 quarters running" in text
+    told = _told(*sent)
+    assert build_digest(HALTON, CATALOGUE, PLANS, AREAS, history, told, [], FORCE) is None
+
+
+def test_a_told_quarter_is_not_news_again_and_a_new_one_is() -> None:
+    first = _digest(HALTON, {}, EVALUATIONS)
     assert (
-        "- Not shown: no source configured: the force's call-handling return, 999 measures as"
-        " police.uk publishes them (add [sources.call_handling] to safer.toml)." in text
+        build_digest(HALTON, CATALOGUE, PLANS, AREAS, EVALUATIONS, _told(first), [], FORCE) is None
     )
-    _golden("digest.txt", text)
+    later = [*EVALUATIONS, _e("asb_incidents", "E22000023", add_months(Q3, 3), Status.GREEN, 240)]
+    digest = _digest(HALTON, _told(first), later, notes=[])
+    assert [r.period for r in digest.rows if r.indicator_id == "asb_incidents"] == ["2025/26 Q4"]
 
 
-def test_the_html_part_is_built_for_outlook_and_matches_the_golden_file() -> None:
+def test_worse_and_better_while_off_track_come_from_amber_and_red() -> None:
+    amber_red = [
+        _e("asb_incidents", FORCE, Q[2], Status.AMBER, 1500),
+        _e("asb_incidents", FORCE, Q[3], Status.RED, 1600),
+    ]
+    assert [m.kind.value for m in _digest(found=amber_red, notes=[]).movements] == [
+        "Worse while off track"
+    ]
+    red_amber = [
+        replace(amber_red[0], status=Status.RED),
+        replace(amber_red[1], status=Status.AMBER),
+    ]
+    assert [m.kind.value for m in _digest(found=red_amber, notes=[]).movements] == [
+        "Better while off track"
+    ]
+
+
+def test_movements_are_ordered_by_severity_then_the_recipients_areas() -> None:
     digest = _digest()
+    kinds = [(m.kind.value, AREAS[m.area_code]) for m in digest.movements]
+    assert kinds == [
+        ("Newly off track", "Cheshire"),
+        ("Newly off track", "Cheshire East"),
+        ("Newly withheld", "Cheshire"),
+        ("Special cause improvement", "Halton"),
+    ]
+    held = next(m for m in digest.movements if m.kind.value == "Newly withheld")
+    assert (
+        held.text
+        == "Positive-outcome rate, Cheshire, Cheshire East and Halton, 2025/26 Q3: reason withheld."
+    )
+    assert digest.groups[0].indicator_id == "asb_incidents", "what is off track comes first"
+
+
+def test_a_withheld_figure_is_never_a_number_and_its_release_is_told() -> None:
+    first = _digest()
+    text = render_digest(first).text
+    assert "22.0%" not in text and "21.0%" not in text
+    assert "- Cheshire, Cheshire East and Halton: withheld | – | – | WITHHELD" in text
+    released = [
+        replace(e, status=Status.GREEN) if e.status is Status.WITHHELD else e for e in EVALUATIONS
+    ]
+    digest = _digest(LEAD, _told(first), released, notes=[])
+    assert [(m.kind.value, AREAS[m.area_code]) for m in digest.movements][:3] == [
+        ("Released", "Cheshire"),
+        ("Released", "Cheshire East"),
+        ("Released", "Halton"),
+    ]
+    assert "its data now pass their checks: 22.0%, on track." in render_digest(digest).text
+
+
+def test_a_new_special_cause_signal_is_told_once_and_not_again_while_it_lasts() -> None:
+    steady = _e("asb_incidents", "E22000023", Q[3], Status.GREEN, 250)
+    told = {("asb_incidents", "E22000023", Q[3]): {"green"}}
+    assert build_digest(LEAD, CATALOGUE, PLANS, AREAS, [steady], told, [], FORCE) is None
+    signalled = replace(steady, spc_variation="concern_high")
+    digest = _digest(LEAD, told, [signalled], notes=[])
+    assert [m.kind.value for m in digest.movements] == ["Special cause concern"]
+    assert digest.new_keys == (("asb_incidents", "E22000023", Q[3], "spc:concern_high"),)
+    next_quarter = replace(signalled, period_start=Q3, status=Status.GREEN)
+    lasting = _digest(LEAD, _told(digest) | told, [signalled, next_quarter], notes=[])
+    assert [m.kind.value for m in lasting.movements] == [], "the same signal, a quarter on"
+
+
+def test_a_series_with_no_current_data_is_one_line_not_a_row() -> None:
+    old = _e("stop_search_find_rate", FORCE, dt.date(2018, 10, 1), Status.NOT_EVALUATED, 0.3)
+    found = [*EVALUATIONS, old]
+    stale = {"stop_search_find_rate": ("data.police.uk stop-and-search file", "February 2019")}
+    digest = build_digest(LEAD, FULL, PLANS, AREAS, found, {}, [], FORCE, stale)
     assert digest is not None
+    assert "stop_search_find_rate" not in {m.indicator_id for m in digest.monitored}
+    assert digest.stale == (
+        "data.police.uk stop-and-search file: no data since February 2019 "
+        "(Stop and search find rate).",
+    )
+    assert "file: no data since February 2019" in render_digest(digest).text
+
+
+def test_monitoring_only_figures_fold_into_the_appendix() -> None:
+    digest = _digest(HALTON)
+    assert [m.indicator_id for m in digest.monitored] == ["no_suspect_share"]
     html = render_digest(digest).html
-    assert 'width="640"' in html and "max-width:640px" in html
-    assert "<script" not in html.lower() and "<style" not in html.lower()
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external resources"
-    assert "Reason red." in html and "1,650" in html
-    _golden("digest.html", html)
+    assert html.index('id="appendix"') < html.index("Crimes closed with no suspect identified")
+    assert html.index("data-summary-row") < html.index('id="appendix"')
 
 
-def test_html_escapes_text_from_data() -> None:
-    evaluation = Evaluation("asb_incidents", "E23000006", Q3, Status.RED, "<b>bold</b> & co", 1)
-    digest = build_digest(LEAD, CATALOGUE, PLANS, AREAS, [evaluation], {}, [])
-    assert digest is not None
+def test_a_partnership_officer_sees_the_force_as_context_not_as_rows() -> None:
+    digest = _digest(HALTON)
+    assert {r.area for r in digest.rows} == {"Halton"}
+    assert [r.context for r in digest.rows if r.indicator_id == "asb_incidents"] == ["Force 1,650"]
+
+
+def test_every_judgement_says_where_its_target_comes_from() -> None:
+    digest = _digest()
     rendered = render_digest(digest)
-    text, html = rendered.text, rendered.html
-    assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in html
-    assert "<b>bold</b> & co" in text
+    assert "† Local reading of the plan's aim, not a published target." in rendered.text
+    assert all(
+        m.text.endswith(
+            ("(local reading of the plan's aim, not a published target).", "quarter judged.")
+        )
+        or "local reading" in m.text
+        for m in digest.movements
+        if m.kind.off_track
+    )
+    assert 'Off track</strong><span style="color:#555555;">†</span>' in rendered.html
+
+
+def test_data_notes_are_merged_per_source_for_officers() -> None:
+    notes = _digest().notes
+    assert notes == (
+        "Council return and call-handling return: EXAMPLE returns, not real data.",
+        "data.police.uk street file: figures for 2025/26 Q3 are withheld until the data is "
+        "fixed (the Nov 2025 file failed).",
+    )
 
 
 def test_a_data_warning_is_shown_beside_its_figure_in_both_parts() -> None:
-    warned = replace(
-        _e("asb_incidents", "E22000023", Q3, Status.GREEN, 250),
+    warned = _e(
+        "asb_incidents",
+        "E22000023",
+        Q3,
+        Status.GREEN,
+        250,
         data_warning="Halton, Dec 2025: 45 lies far outside the SPC limits",
     )
-    held = replace(
-        _e("positive_outcome_rate", "E22000023", Q3, Status.WITHHELD, 0.22),
+    held = _e(
+        "positive_outcome_rate",
+        "E22000023",
+        Q3,
+        Status.WITHHELD,
+        0.22,
         data_warning="never shown for a withheld figure",
     )
-    digest = build_digest(LEAD, CATALOGUE, PLANS, AREAS, [warned, held], {}, [])
-    assert digest is not None
-    rendered = render_digest(digest)
+    rendered = render_digest(_digest(found=[warned, held], notes=[]))
     text, html = rendered.text, rendered.html
-    line = next(x for x in text.splitlines() if x.startswith("- Halton, 2025/26 Q3: 250"))
-    assert line.endswith("DATA WARNING: Halton, Dec 2025: 45 lies far outside the SPC limits.")
+    assert "DATA WARNING: Halton, Dec 2025: 45 lies far outside the SPC limits." in text
     assert "<strong>Data warning:</strong> Halton, Dec 2025: 45 lies far outside" in html
     assert "never shown" not in text and "never shown" not in html
 
 
-def test_a_recipient_gets_only_their_areas() -> None:
-    digest = _digest(HALTON)
+def test_the_text_part_carries_the_same_facts_in_the_same_order_and_matches_golden() -> None:
+    rendered = render_digest(_digest())
+    text = rendered.text
+    order = ["AT A GLANCE", "WHAT MOVED", "CHARTS", "DATA NOTES", "ALSO MONITORED", "HOW THESE"]
+    assert [text.index(h) for h in order] == sorted(text.index(h) for h in order)
+    html_order = [
+        f">{h}" for h in ("At a glance", "What moved", "Charts<", "Data notes", "Also mon")
+    ]
+    html_order.append(">How these")
+    assert [rendered.html.index(h) for h in html_order] == sorted(
+        rendered.html.index(h) for h in html_order
+    )
+    _golden("digest.txt", text)
+
+
+def test_the_html_part_is_built_for_every_client_and_matches_the_golden_file() -> None:
+    rendered = render_digest(_digest())
+    html = rendered.html
+    assert "max-width:640px" in html and "<!--[if mso]>" in html
+    for forbidden in ("<script", "<style", "white-space", "border-radius", "@media", "float:"):
+        assert forbidden not in html.lower()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external resources"
+    assert html.count("data-summary-row") == 4, "three ASB rows, one for every withheld figure"
+    _golden("digest.html", html)
+
+
+def test_charts_and_icons_are_only_for_summary_rows() -> None:
+    digest = _digest()
+    assert len(digest.charts) == len([r for r in digest.rows if r.status is not Status.WITHHELD])
+    rendered = render_digest(digest)
+    cids = {image.cid for image in rendered.images}
+    assert cids == {c.cid for c in digest.charts} | {i.cid for i in digest.icons}
+    for cid in cids:
+        assert f'src="cid:{cid}"' in rendered.html
+
+
+def test_a_section_heading_appears_only_with_content() -> None:
+    only = [_e("asb_incidents", FORCE, Q3, Status.GREEN, 1650)]
+    digest = build_digest(LEAD, FULL, PLANS, AREAS, only, {}, [], FORCE)
     assert digest is not None
-    areas = {item.area for s in digest.sections for b in s.blocks for item in b.rows}
-    assert areas == {"Halton"}
+    rendered = render_digest(digest)
+    assert "What moved" not in rendered.html and "Data notes" not in rendered.html
+    assert "Also monitored" not in rendered.html
+    assert "WHAT MOVED" not in rendered.text and "DATA NOTES" not in rendered.text
 
 
-def test_nothing_new_means_no_digest_and_changes_are_named() -> None:
-    first = _digest()
-    assert first is not None
-    told: dict[tuple[str, str, dt.date], set[str]] = {}
-    for indicator, area, start, status in first.new_keys:
-        told.setdefault((indicator, area, start), set()).add(status)
-    assert _digest(notified=told) is None
-    told[("asb_incidents", "E23000006", Q3)] = {"amber"}
-    told[("asb_incidents", "E22000023", Q3)] = {"red"}
-    digest = _digest(notified=told)
-    assert digest is not None
-    kinds = {(m.kind, m.item.area) for m in digest.movements}
-    assert kinds == {("worsened", "Cheshire"), ("back on track", "Halton")}
-
-
-def test_reporting_keeps_the_latest_and_the_latest_judged_quarter() -> None:
-    older = _e("asb_incidents", "E23000006", dt.date(2025, 7, 1), Status.GREEN, 1)
-    kept = reporting_evaluations([older, *EVALUATIONS])
-    assert older not in kept
-    assert {e.period_start for e in kept} == {Q3, Q4}
+def test_html_escapes_text_from_data() -> None:
+    evaluation = _e("asb_incidents", FORCE, Q3, Status.RED, 1, reason="<b>bold</b> & co")
+    rendered = render_digest(_digest(found=[evaluation], notes=[]))
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in rendered.html
+    assert "<b>bold</b> & co" in rendered.text
 
 
 @pytest.mark.parametrize("template", ["digest.txt.j2", "digest.html.j2"])
@@ -214,24 +411,19 @@ def test_templates_refuse_undefined_names(template: str) -> None:
 def test_a_recipient_following_one_priority_gets_only_its_indicators() -> None:
     listen = Recipient(name="Victims lead", email="v@example.org", priorities=("listen",))
     found = [
-        _e("asb_incidents", "E23000006", Q3, Status.RED, 1650),
-        _e("no_suspect_share", "E23000006", Q3, Status.NOT_EVALUATED, 0.27),
+        _e("asb_incidents", FORCE, Q3, Status.RED, 1650),
+        _e("no_suspect_share", FORCE, Q3, Status.NOT_EVALUATED, 0.27),
     ]
-    digest = build_digest(listen, CATALOGUE, PLANS, AREAS, found, {}, [])
-    assert digest is not None
-    assert [s.priority for s in digest.sections] == ["Listen to the public"]
-    assert [b.name for s in digest.sections for b in s.blocks] == [
-        "Crimes closed with no suspect identified",
-        "Positive outcomes among outcomes recorded",
-    ]
-    assert digest.subject.endswith("— 0 off track"), "the ASB figure is not theirs to count"
+    digest = _digest(listen, found=found, notes=[])
+    assert digest.groups == ()
+    assert [m.indicator_id for m in digest.monitored] == ["no_suspect_share"]
+    assert digest.subject.endswith(": nothing off track"), "the ASB figure is not theirs"
     by_family = Recipient(name="ASB", email="a@example.org", priorities=("asb",))
-    asb = build_digest(by_family, CATALOGUE, PLANS, AREAS, found, {}, [])
-    assert asb is not None and asb.subject.endswith("— 1 off track")
+    assert _digest(by_family, found=found, notes=[]).subject.endswith(": 1 newly off track")
 
 
 def test_hostile_area_and_indicator_names_are_escaped_in_html() -> None:
-    hostile = {**AREAS, "E23000006": '<img src="https://evil.example/x.png">Cheshire & Co'}
+    hostile = {**AREAS, FORCE: '<img src="https://evil.example/x.png">Cheshire & Co'}
     catalogue = CATALOGUE.model_copy(
         update={
             "indicators": tuple(
@@ -242,8 +434,8 @@ def test_hostile_area_and_indicator_names_are_escaped_in_html() -> None:
             )
         }
     )
-    found = [_e("asb_incidents", "E23000006", Q3, Status.RED, 1650)]
-    digest = build_digest(LEAD, catalogue, PLANS, hostile, found, {}, [])
+    found = [_e("asb_incidents", FORCE, Q3, Status.RED, 1650)]
+    digest = build_digest(LEAD, catalogue, PLANS, hostile, found, {}, [], FORCE)
     assert digest is not None
     rendered = render_digest(digest)
     text, html = rendered.text, rendered.html
@@ -252,26 +444,13 @@ def test_hostile_area_and_indicator_names_are_escaped_in_html() -> None:
     assert "<script>alert(1)</script>ASB" in text, "the plain text part is not HTML"
 
 
-def test_a_new_special_cause_signal_is_told_once_even_when_the_status_holds() -> None:
-    steady = _e("asb_incidents", "E22000023", Q3, Status.GREEN, 250)
-    told = {("asb_incidents", "E22000023", Q3): {"green"}}
-    assert build_digest(LEAD, CATALOGUE, PLANS, AREAS, [steady], told, []) is None
-    signalled = replace(steady, spc_variation="concern_high")
-    digest = build_digest(LEAD, CATALOGUE, PLANS, AREAS, [signalled], told, [])
-    assert digest is not None
-    assert [m.kind for m in digest.movements] == ["special cause: concern"]
-    assert digest.new_keys == (("asb_incidents", "E22000023", Q3, "spc:concern_high"),)
-    told[("asb_incidents", "E22000023", Q3)].add("spc:concern_high")
-    assert build_digest(LEAD, CATALOGUE, PLANS, AREAS, [signalled], told, []) is None
-
-
-def test_the_date_header_is_in_uk_time() -> None:
+def test_the_message_is_marked_automatic_and_dated_in_uk_time() -> None:
     from alerts.outbox import _message
 
-    digest = _digest()
-    assert digest is not None
     summer = dt.datetime(2025, 7, 1, 5, 30, tzinfo=dt.UTC)
     message = _message(
-        "abc", "safer@example.org", "Lead", "l@example.org", render_digest(digest), summer
+        "abc", "safer@example.org", "Lead", "l@example.org", render_digest(_digest()), summer
     )
     assert message["Date"] == "Tue, 01 Jul 2025 06:30:00 +0100"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["X-Auto-Response-Suppress"] == "All"

@@ -56,7 +56,7 @@ name = "Cheshire Constabulary"
 
 [sources.police_uk_street]
 base_url = "{STREET}"
-months = ["2025-01:2025-02"]
+months = ["2025-01:2025-03"]
 min_rows = 100
 
 [[recipients]]
@@ -70,12 +70,12 @@ email = "lead@example.org"
 
 @pytest.fixture(scope="module")
 def sound(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder whose database a real run made: two street months, a digest written."""
+    """A folder whose database a real run made: a whole quarter of street months, a digest."""
     folder = tmp_path_factory.mktemp("sound")
     settings = load_config(_config(folder))
-    start = dt.datetime(2025, 3, 15, 6, 0, tzinfo=dt.UTC)
+    start = dt.datetime(2025, 4, 15, 6, 0, tzinfo=dt.UTC)
     ticks = itertools.count()
-    report = run(settings, dt.date(2025, 3, 15), lambda: start + dt.timedelta(0, next(ticks)))
+    report = run(settings, dt.date(2025, 4, 15), lambda: start + dt.timedelta(0, next(ticks)))
     assert report.exit_code == 0 and len(report.delivery.stored) == 1
     return folder
 
@@ -106,7 +106,7 @@ def test_a_sound_database_is_healthy(ws: Path, capsys: pytest.CaptureFixture[str
     assert code == 0, lines
     assert f"ok: schema version {latest_version()} (the code's latest)" in lines
     assert any(line.startswith("ok: every table read in full") for line in lines)
-    assert any(line.startswith("ok: consistent: 2 periods in use") for line in lines)
+    assert any(line.startswith("ok: consistent: 3 periods in use") for line in lines)
     assert lines[-1] == "healthy" and not _problems(lines)
 
 
@@ -200,7 +200,7 @@ def test_a_damaged_file_is_reported_with_the_recovery_and_commands_say_so(
     ):
         assert step in remedy, step
 
-    for command in (["run", "--as-of", "2025-03-15"], ["quarantine", "list"]):
+    for command in (["run", "--as-of", "2025-04-15"], ["quarantine", "list"]):
         assert main([*command, "--config", str(ws)]) == 1
         err = capsys.readouterr().err
         assert "the database file is damaged" in err and "safer doctor" in err, command
@@ -371,7 +371,7 @@ def test_backup_of_a_killed_run_holds_what_it_committed(
             "import os, signal, sys, pathlib\nfrom pipelines.db import connect\n"
             "db = connect(pathlib.Path(sys.argv[1]))\n"
             'db.execute("INSERT INTO runs (run_id, as_of, started_at) VALUES '
-            "('killed', DATE '2025-03-15', now())\")\n"
+            "('killed', DATE '2025-04-15', now())\")\n"
             "os.kill(os.getpid(), signal.SIGKILL)",
             str(_db(ws)),
         ],
@@ -406,7 +406,7 @@ def test_restoring_a_backup_or_rebuilding_gives_a_working_database(
     shutil.copy(backup, path)
     code, lines = doctor(ws, capsys)
     assert code == 0, lines
-    assert main(["run", "--config", str(ws), "--as-of", "2025-03-15"]) == 0
+    assert main(["run", "--config", str(ws), "--as-of", "2025-04-15"]) == 0
     with open_read_only(path) as db:
         assert db.rows("SELECT digest_id, status FROM outbox") == digests, "nothing repeated"
 
@@ -414,11 +414,11 @@ def test_restoring_a_backup_or_rebuilding_gives_a_working_database(
     _damage_header(path)
     path.rename(path.with_name("safer.duckdb.damaged"))
     capsys.readouterr()
-    assert main(["run", "--config", str(ws), "--as-of", "2025-03-15"]) == 0
+    assert main(["run", "--config", str(ws), "--as-of", "2025-04-15"]) == 0
     code, lines = doctor(ws, capsys)
     assert code == 0, lines
     with open_read_only(path) as db:
-        assert db.scalar("SELECT count(*) FROM source_periods") == 2
+        assert db.scalar("SELECT count(*) FROM source_periods") == 3
         # The notifications went with the damaged file: the digest is built again, once.
         assert db.scalar("SELECT count(*) FROM outbox") == 1
 

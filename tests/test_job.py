@@ -88,17 +88,17 @@ def test_it_emails_one_digest_per_recipient_and_a_second_run_sends_nothing(
     text = _text_part(lead)
     # Halton: 259 ASB incidents / 128,577 residents (2021-22 estimate, carried forward) against
     # the other three CSPs' 1,204 / 969,454; both figures are independently checked below.
-    assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 2 off track"
-    assert (
-        "- NEWLY OFF TRACK: ASB incidents per 1,000 residents, Halton, 2024/25 Q4: 2.01 per 1,000."
-        " 2.01 per 1,000 against 1.24 per 1,000 in the rest of the force" in text
+    # Halton was off track in 2023/24 Q4 too, the judged quarter before: "still", not "newly".
+    assert lead["Subject"] == (
+        "Community safety 2024/25 Q4, Cheshire: 1 worse while off track, 1 still off track"
     )
     assert (
-        "- Cheshire, 2024/25 Q4: 1,463 (vs previous quarter –; vs same quarter last year −37.9%)"
-        " — ON TRACK: fell 37.9% on the same quarter last year (2,355 in 2023/24 Q4)" in text
+        "- STILL OFF TRACK: ASB incidents per 1,000 residents, Halton, 2024/25 Q4: 2.01 per 1,000"
+        " against 1.24 per 1,000 in the rest of the force" in text
     )
+    assert "- Cheshire: 1,463 | −37.9% | below last year (2,355) | ON TRACK†" in text
     halton = _text_part(next(m for m in received if "halton@" in m["To"]))
-    assert "Halton, 2024/25 Q4" in halton and "Warrington" not in halton
+    assert "- Halton: 2.01" in halton and "Warrington" not in halton
     state = _state(settings.database.path)
 
     second = run(settings, AS_OF, clock)
@@ -175,10 +175,16 @@ def test_a_corrupted_month_is_quarantined_and_its_figures_withheld(
     [bad] = [m for m in report.batches if m.outcome == "quarantined"]
     assert "2025-02-cheshire-street" in bad.message and "crime_type_known" in bad.message
     lead = next(m for m in received if "lead@" in m["To"])
-    assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 0 off track, 20 withheld"
+    assert lead["Subject"] == "Community safety 2024/25 Q4, Cheshire: 1 newly withheld"
     body = _text_part(lead)
-    assert "WITHHELD: ASB incidents, Cheshire, 2024/25 Q4" in body
-    assert "the 2025-02 file (2025-02-cheshire-street." in body and "crime_type_known" in body
+    # Every figure the month feeds is held back for one reason: one line says so.
+    assert (
+        "- NEWLY WITHHELD: ASB incidents, ASB incidents per 1,000 residents, Positive-outcome "
+        "rate and Crimes closed with no suspect identified, all 5 areas, 2024/25 Q4: the Feb "
+        "2025 file failed its data checks." in body
+    )
+    assert "- All 5 areas: withheld | – | – | WITHHELD" in body
+    assert "crime_type_known" not in body, "check ids are the operator's, not the officer's"
     with connect(settings.database.path) as db:
         statuses = db.rows(
             "SELECT DISTINCT status FROM evaluations WHERE period_start = DATE '2025-01-01'"
@@ -207,7 +213,9 @@ def test_an_smtp_failure_keeps_the_digest_pending_and_exits_4(
 ) -> None:
     from tests.conftest import free_port
 
-    settings = load_config(write_config(tmp_path, source[0], ["2025-01"], smtp_port=free_port()))
+    settings = load_config(
+        write_config(tmp_path, source[0], ["2025-01:2025-03"], smtp_port=free_port())
+    )
 
     report = run(settings, AS_OF, clock)
 
@@ -271,15 +279,14 @@ def test_a_partnership_missing_from_a_month_withholds_its_quarter_with_the_reaso
     assert report.exit_code is ExitCode.CHECKS_FAILED
     assert {m.outcome for m in report.batches} == {"loaded"}, "every file passed its own checks"
     lead = next(m for m in received if "lead@" in m["To"])
-    assert lead["Subject"] == "Community safety indicators 2024/25 Q4 — 0 off track, 20 withheld"
+    assert lead["Subject"] == "Community safety 2024/25 Q4, Cheshire: 1 newly withheld"
     body = _text_part(lead)
     assert (
-        "- Withheld: a data check failed: the 2025-02 source file has no rows for Halton." in body
+        "- data.police.uk street file: figures for Feb 2025 are withheld until the data is fixed"
+        " (the 2025-02 source file has no rows for Halton)." in body
     )
     assert (
-        "- Cheshire, 2024/25 Q4: withheld (vs previous quarter –; vs same quarter last year –) —"
-        " WITHHELD: withheld: a data check failed: the 2025-02 source file has no rows for"
-        " Halton." in body
+        "all 5 areas, 2024/25 Q4: a data check failed: the 2025-02 source file has no rows" in body
     )
     with connect(settings.database.path) as db:
         assert db.rows("SELECT check_id, success FROM check_log WHERE NOT success") == [
@@ -307,7 +314,10 @@ def test_an_overdue_release_is_reported_as_missing_data(
         " 15 days overdue; 2024/25 Q4 figures stay incomplete until it arrives."
     )
     lead = next(m for m in received if "lead@" in m["To"])
-    assert f"- {missing}" in _text_part(lead)
+    text = _text_part(lead)
+    assert "- data.police.uk street file: Feb 2025 overdue (due by 31 Mar 2025)." in text
+    # 2024/25 Q4 is incomplete without February: the latest whole quarter is shown.
+    assert lead["Subject"].startswith("Community safety 2023/24 Q4, Cheshire")
     assert missing in caplog.text, "the operator's log says so too"
     # With a longer grace, the same gap is only "not yet published".
     (tmp_path / "relaxed").mkdir()
@@ -336,7 +346,7 @@ def test_an_implausible_change_is_a_warning_beside_the_figure(
 
     assert report.exit_code is ExitCode.OK
     body = _text_part(next(m for m in received if "lead@" in m["To"]))
-    line = next(x for x in body.splitlines() if x.startswith("- Cheshire, 2024/25 Q4: 1,463 "))
+    line = next(x for x in body.splitlines() if x.startswith("- ASB incidents, Cheshire, "))
     assert line.endswith(
         "DATA WARNING: Cheshire, 2024/25 Q4: 1,463 is far from the same quarter last year"
         " (2,355); check the source."

@@ -299,11 +299,13 @@ def test_cron_times_are_london_times_across_the_clock_changes(
     assert found.utcoffset() == dt.timedelta(hours=offset)
 
 
-def _smtp_config(tmp_path: Path, port: int, extra: str = "") -> Path:
+def _smtp_config(
+    tmp_path: Path, port: int, extra: str = "", months: tuple[str, ...] = ("2025-01",)
+) -> Path:
     return write_config(
         tmp_path,
         str(STREET),
-        ["2025-01"],
+        list(months),
         smtp_port=port,
         extra=f'\n[operator]\nemail = "ops@example.org"\n{extra}',
     )
@@ -317,15 +319,16 @@ def test_the_operator_is_emailed_when_a_source_fails(
         "failures_in_a_row = 2\nsource_backoff_minutes = 0\n"
         f'\n[sources.call_handling]\nlocation = "{tmp_path / "no-such-folder"}"\n'
     )
-    settings = load_config(_smtp_config(tmp_path, port, extra))
+    # A whole quarter (Jan to Mar 2025), so there is a digest to send.
+    settings = load_config(_smtp_config(tmp_path, port, extra, ("2025-01:2025-03",)))
 
-    first = run(settings, dt.date(2025, 2, 20), clock)
-    second = run(settings, dt.date(2025, 2, 21), clock)
+    first = run(settings, dt.date(2025, 4, 10), clock)
+    second = run(settings, dt.date(2025, 4, 11), clock)
 
     assert first.exit_code == second.exit_code == ExitCode.JOB_ERROR
     # The failing source did not stop the others: the street month loaded, and the digest went.
     assert [(b.source, b.outcome) for b in first.batches] == [
-        ("police_uk_street", "loaded"),
+        *[("police_uk_street", "loaded")] * 3,
         ("call_handling", "failed"),
     ]
     assert any("lead@example.org" in m["To"] for m in messages)

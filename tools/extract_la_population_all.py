@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import duckdb
-import openpyxl  # type: ignore[import-untyped]
+import openpyxl
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORKBOOK = ROOT.parent / "shared/data/defra-fly-tipping/Flytipping.xlsx"

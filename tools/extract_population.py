@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import openpyxl  # type: ignore[import-untyped]
+import openpyxl
 
 DEFAULT_WORKBOOK = (
     Path(__file__).resolve().parents[2] / "shared/data/defra-fly-tipping/Flytipping.xlsx"

@@ -1,0 +1,172 @@
+"""What a digest holds, as plain values: everything a template shows is computed before it.
+
+The shape follows what officers read in thirty seconds (shared/docs/digest-mockup.md) and
+NHS England's Making Data Count summary tables: one screen that answers "what needs my
+attention", what moved since the last digest, the charts behind the summary, data notes, and
+then, folded into an appendix, everything monitored without a target.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from alerts.charts import Chart
+from alerts.icons import Icon
+from alerts.lifecycle import Kind
+from indicators.status import OFF_TRACK, Status
+from safer.config import Recipient
+
+__all__ = [
+    "Digest",
+    "Group",
+    "Monitored",
+    "MonitoredItem",
+    "Movement",
+    "NotificationKey",
+    "Row",
+]
+
+NotificationKey = tuple[str, str, dt.date, str]
+"""(indicator, area, period start, status or ``spc:`` signal): what a recipient was told."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One indicator and area at its latest whole period, in the summary table."""
+
+    indicator_id: str
+    indicator: str
+    area_code: str
+    area: str
+    period: str
+    period_start: dt.date
+    value: str
+    """As the table shows it, under a heading that names the unit ("2.08")."""
+    figure: str
+    """With its unit, as the ledger keeps it ("2.08 per 1,000", or "withheld")."""
+    status: Status
+    status_label: str
+    streak: str
+    """How long it has held that state: "4 quarters running", "new", "first judged"."""
+    reason: str
+    """The judgement in words (or why there is none)."""
+    last_year: str
+    """The change on the same period last year: "−20.0%", "+1.2 pts", or "n/a"."""
+    comparison: str
+    """The comparison the plan makes: "rest of force 1.34 (+56%)", "target ≥ 90.0%"."""
+    context: str = ""
+    """The force's figure beside a partnership's, when the force has no row of its own."""
+    shown_period: str = ""
+    """The period, when it is not the digest's (a yearly figure, an older quarter)."""
+    mark: str = ""
+    """† or ‡ when the target is not one the plan publishes (explained under the table)."""
+    origin: str = ""
+    """Where the target comes from, in words, said beside the judgement."""
+    variation: Icon | None = None
+    assurance: Icon | None = None
+    spc: str = ""
+    """The icons in words, for the plain-text part."""
+    chart: Chart | None = None
+    chart_title: str = ""
+    chart_caption: str = ""
+    warning: str = ""
+
+    @property
+    def off_track(self) -> bool:
+        return self.status in OFF_TRACK
+
+
+@dataclass(frozen=True)
+class Group:
+    """An indicator's rows in the summary, under its name and the plan's comparison."""
+
+    indicator_id: str
+    indicator: str
+    target: str
+    """What it is judged against, in words ("fewer than the same quarter last year")."""
+    rows: tuple[Row, ...]
+    context: str = ""
+    """The force's figure, once for the group, when every row would show the same."""
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One line of "what moved": its kind, and the sentence after the kind."""
+
+    kind: Kind
+    indicator_id: str
+    area_code: str
+    period_start: dt.date
+    status: Status
+    text: str
+
+    @property
+    def off_track(self) -> bool:
+        return self.kind.off_track
+
+
+@dataclass(frozen=True)
+class MonitoredItem:
+    area_code: str
+    area: str
+    period_start: dt.date
+    status: Status
+    value: str
+    change: str
+    """The change on a year ago ("+9.7%"), or on the quarter before ("−2.0% on Q2"), or ""."""
+
+
+@dataclass(frozen=True)
+class Monitored:
+    """One line of the appendix: an indicator without a target, its figure per area."""
+
+    indicator_id: str
+    indicator: str
+    period: str
+    items: tuple[MonitoredItem, ...]
+    why: str = ""
+    """Why it is not judged, when that is not simply "no target" ("withheld: …")."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    recipient: Recipient
+    subject: str
+    title: str
+    intro: str
+    period: str
+    plan: str
+    groups: tuple[Group, ...]
+    movements: tuple[Movement, ...]
+    notes: tuple[str, ...]
+    monitored: tuple[Monitored, ...]
+    stale: tuple[str, ...]
+    """One sentence per source with no current data ("no data since February 2019")."""
+    unmeasured: tuple[str, ...]
+    """Indicators the recipient follows that no configured source gives."""
+    footnotes: tuple[str, ...]
+    bases: tuple[tuple[str, str], ...]
+    new_keys: tuple[NotificationKey, ...]
+    legend: bool = field(default=True)
+
+    @property
+    def rows(self) -> tuple[Row, ...]:
+        return tuple(row for group in self.groups for row in group.rows)
+
+    @property
+    def charts(self) -> tuple[Chart, ...]:
+        """Every distinct chart, in order (one image per Content-ID)."""
+        found = {row.chart.cid: row.chart for row in self.rows if row.chart is not None}
+        return tuple(found.values())
+
+    @property
+    def icons(self) -> tuple[Icon, ...]:
+        """Every distinct icon the summary shows, in order."""
+        found = {
+            icon.cid: icon
+            for row in self.rows
+            for icon in (row.variation, row.assurance)
+            if icon is not None
+        }
+        return tuple(found.values())

@@ -1,0 +1,214 @@
+"""One indicator and area as the digest shows it: a summary row with its chart, or a line of
+the appendix. Pure: from evaluations, the catalogue and the plan, to words and pictures.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from alerts.charts import Chart
+from alerts.icons import assurance_icon, variation_icon
+from alerts.lifecycle import Track
+from alerts.model import MonitoredItem, Row
+from alerts.spc_words import describe_window, span_text
+from alerts.words import ORIGIN_MARKS, ORIGIN_WORDS, STATUS_LABELS, plural
+from indicators.changes import change, format_value
+from indicators.definitions import (
+    BaselineChange,
+    Indicator,
+    National,
+    RestOfForce,
+    SamePeriodLastYear,
+    Target,
+    Threshold,
+)
+from indicators.evaluate import Evaluation, Status
+from safer.periods import add_months, period_label, quarter_label
+
+__all__ = ["cell", "comparison", "monitored_item", "summary_row", "target_words"]
+
+
+def summary_row(
+    indicator: Indicator,
+    target: Target | None,
+    t: Track,
+    area: str,
+    digest_period: str,
+    context: Evaluation | None = None,
+) -> Row:
+    """The summary row of track ``t``; ``context`` is the force's figure shown beside it."""
+    e = t.latest
+    withheld = e.status is Status.WITHHELD
+    origin = target.origin if target is not None and e.status in _JUDGED_OR_HELD else None
+    chart, title, caption = (None, "", "") if withheld else _chart(indicator, target, e, area)
+    return Row(
+        indicator_id=indicator.id,
+        indicator=indicator.name,
+        area_code=e.area_code,
+        area=area,
+        period=e.period_label,
+        period_start=e.period_start,
+        # A withheld figure rests on data that failed its checks: never show it as a number.
+        value="withheld" if withheld else cell(indicator, e.value),
+        figure="withheld" if withheld else format_value(indicator, e.value),
+        status=e.status,
+        status_label=STATUS_LABELS[e.status],
+        streak=_streak(t),
+        reason=e.reason,
+        last_year="–" if withheld else _short(indicator, e.value, e.last_year),
+        comparison="–" if withheld else comparison(indicator, target, e),
+        context=_context(indicator, context),
+        shown_period="" if e.period_label == digest_period else e.period_label,
+        mark=ORIGIN_MARKS[origin] if origin else "",
+        origin=ORIGIN_WORDS[origin] if origin else "",
+        variation=None if withheld else variation_icon(e.spc_variation),
+        assurance=None if withheld else assurance_icon(e.spc_assurance),
+        spc="" if withheld else _spc_words(e),
+        chart=chart,
+        chart_title=title,
+        chart_caption=caption,
+        warning="" if withheld else (e.data_warning or ""),
+    )
+
+
+_JUDGED_OR_HELD = (Status.GREEN, Status.AMBER, Status.RED)
+
+
+def _streak(t: Track) -> str:
+    noun = "year" if t.latest.grain == "year" else "quarter"
+    if t.streak >= 2:
+        return f"{plural(t.streak, noun)} running"
+    if t.streak == 1:
+        return f"this {noun}" if t.previous is not None else f"first judged {noun}"
+    return ""
+
+
+def _short(indicator: Indicator, now: float | None, before: float | None) -> str:
+    moved = change(indicator, now, before)
+    return "n/a" if moved is None else moved.short
+
+
+def _context(indicator: Indicator, force: Evaluation | None) -> str:
+    if force is None or force.status is Status.WITHHELD or force.value is None:
+        return ""
+    return f"Force {cell(indicator, force.value)}"
+
+
+def cell(indicator: Indicator, value: float | None) -> str:
+    """A value in a table cell under a heading that names its unit: "2.08", not
+    "2.08 per 1,000" (the indicator's name says per 1,000 residents)."""
+    if indicator.unit == "per_1000" and value is not None:
+        return f"{value:.2f}"
+    return format_value(indicator, value)
+
+
+def comparison(indicator: Indicator, target: Target | None, e: Evaluation) -> str:
+    """The comparison the plan makes, short enough for a table cell."""
+    fmt = functools.partial(cell, indicator)
+    if isinstance(target, Threshold):
+        level = target.at_least if target.at_least is not None else target.at_most
+        assert level is not None
+        return f"target {'≥' if target.at_least is not None else '≤'} {fmt(level)}"
+    if isinstance(target, RestOfForce):
+        if e.rest_of_force is None:
+            return "rest of force n/a"
+        gap = change(indicator, e.value, e.rest_of_force)
+        return f"rest of force {fmt(e.rest_of_force)}" + (f" ({gap.short})" if gap else "")
+    if isinstance(target, SamePeriodLastYear):
+        if e.last_year is None:
+            return "no figure last year"
+        side = "above" if indicator.polarity == "higher_is_better" else "below"
+        return f"{side} last year ({fmt(e.last_year)})"
+    if isinstance(target, BaselineChange) and e.comparator is not None:
+        return f"aim {fmt(e.comparator)} ({target.change_percent:+g}% on {target.baseline_year})"
+    if isinstance(target, National):
+        return f"national {fmt(target.value)}"
+    return "–"
+
+
+def target_words(indicator: Indicator, target: Target) -> str:
+    """What the plan judges the indicator against, for the summary's group heading."""
+    if isinstance(target, Threshold):
+        level = _level(target)
+        relation = "at least" if target.at_least is not None else "at most"
+        return f"Target: {relation} {format_value(indicator, level)}"
+    if isinstance(target, RestOfForce):
+        return "No higher than the rest of the force"
+    if isinstance(target, SamePeriodLastYear):
+        better = "higher" if indicator.polarity == "higher_is_better" else "lower"
+        return f"{better.capitalize()} than the same period last year"
+    if isinstance(target, BaselineChange):
+        return f"{target.change_percent:+g}% on {target.baseline_year}/{target.baseline_year + 1}"
+    if isinstance(target, National):
+        return f"Against the national figure ({target.as_at})"
+    return "Monitored"
+
+
+def _spc_words(e: Evaluation) -> str:
+    icons = [i.alt for i in (variation_icon(e.spc_variation), assurance_icon(e.spc_assurance)) if i]
+    return "; ".join(icons) if icons else "SPC: too few points for process limits"
+
+
+def _chart(
+    indicator: Indicator, target: Target | None, e: Evaluation, area: str
+) -> tuple[Chart | None, str, str]:
+    """The row's chart, its title and the sentence under it (the same facts as its alt)."""
+    points = e.spc_points
+    if not points:
+        return None, "", ""
+    grain = e.series_grain
+    first, last = (period_label(p.date, grain) if p.date else "" for p in (points[0], points[-1]))
+    level = _level(target)
+    ceiling = 1.0 if indicator.unit == "rate" else None
+    fmt = functools.partial(format_value, indicator)
+    # The latest value is labelled on the chart itself; the caption says what its colours mean.
+    caption = describe_window(points, grain, fmt, 0.0, ceiling, _too_few(e.spc_text))
+    assurance = assurance_icon(e.spc_assurance)
+    if assurance is not None and level is not None:
+        caption += f" {assurance.alt.removeprefix('Assurance: ').capitalize()} ({fmt(level)})."
+    adjective = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}[grain]
+    span = span_text(points[0].date, points[-1].date, grain)
+    title = f"{indicator.name}, {area}, {span}"
+    chart = Chart(
+        points=points,
+        alt=f"Chart of {adjective} figures: {title}. {caption} Latest {fmt(points[-1].value)}.",
+        first_label=first,
+        last_label=last,
+        latest_label=fmt(points[-1].value),
+        target=level,
+        target_label=f"target {fmt(level)}" if level is not None else "",
+        floor=0.0,
+        ceiling=ceiling,
+    )
+    return chart, title, caption
+
+
+def _level(target: Target | None) -> float | None:
+    if isinstance(target, Threshold):
+        return target.at_least if target.at_least is not None else target.at_most
+    return None
+
+
+def _too_few(spc_text: str) -> str:
+    """'11 of the 13 needed' from the engine's sentence, when it says so."""
+    head, found, tail = spc_text.partition("not enough points yet (")
+    return tail.split(")", 1)[0] if found else ""
+
+
+def monitored_item(indicator: Indicator, e: Evaluation, area: str) -> MonitoredItem:
+    """One area's figure on an appendix line, with its change on a year ago ("+9.7%"), or on
+    the quarter before when there is no year-ago figure ("+9.7% on Q2")."""
+    withheld = e.status is Status.WITHHELD
+    moved = None if withheld else change(indicator, e.value, e.last_year)
+    against = ""
+    if moved is None and not withheld and e.grain == "quarter":
+        moved = change(indicator, e.value, e.previous_quarter)
+        against = f" on {quarter_label(add_months(e.period_start, -3)).split()[-1]}"
+    return MonitoredItem(
+        area_code=e.area_code,
+        area=area,
+        period_start=e.period_start,
+        status=e.status,
+        value="withheld" if withheld else format_value(indicator, e.value),
+        change=f"{moved.short}{against}" if moved else "",
+    )

@@ -1,0 +1,1 @@
+"""Developer tools: data-extraction scripts; browser, email-linter and digest-report helpers."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont, features
 
+from alerts.spc_words import clamp
 from indicators.spc import SpcPoint
 
 __all__ = ["HEIGHT", "SCALE", "SIGNAL_COLOURS", "WIDTH", "Chart", "render_chart"]
@@ -202,11 +203,7 @@ def _lines(point: SpcPoint) -> tuple[float | None, float | None, float | None]:
 
 def _clamp(value: float, chart: Chart) -> float:
     """Limits beyond what the measure can take (a negative count) are drawn at the bound."""
-    if chart.floor is not None:
-        value = max(value, chart.floor)
-    if chart.ceiling is not None:
-        value = min(value, chart.ceiling)
-    return value
+    return clamp(value, chart.floor, chart.ceiling)
 
 
 def _partitions(points: Sequence[SpcPoint]) -> Iterator[tuple[int, int]]:

@@ -185,15 +185,17 @@ def area_names(db: Database) -> dict[str, str]:
     )
 
 
-def notified(db: Database, address: str) -> dict[tuple[str, str, dt.date], set[str]]:
-    """(indicator, area, quarter start) → the statuses ``address`` has been sent."""
-    told: dict[tuple[str, str, dt.date], set[str]] = defaultdict(set)
+def notified(db: Database, address: str) -> dict[tuple[str, str, dt.date], list[str]]:
+    """(indicator, area, quarter start) → the statuses ``address`` has been sent, in the order
+    they were sent (a status sent again is recorded again, so it is last)."""
+    told: dict[tuple[str, str, dt.date], list[str]] = defaultdict(list)
     for indicator, area, start, status in db.rows(
-        "SELECT indicator_id, area_code, period_start, status FROM notifications "
-        "WHERE recipient = ?",
+        "SELECT n.indicator_id, n.area_code, n.period_start, n.status FROM notifications n "
+        "JOIN outbox o USING (digest_id) WHERE n.recipient = ? "
+        "ORDER BY o.created_at, n.digest_id",
         [address],
     ):
-        told[(indicator, area, start)].add(status)
+        told[(indicator, area, start)].append(status)
     return told
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 
-from alerts.model import Digest, Monitored, MonitoredItem
+from alerts.model import Digest, Monitored, MonitoredItem, Movement
 from alerts.model import Row as SummaryRow
 from indicators.definitions import Plan
 from indicators.evaluate import Evaluation, Status
@@ -56,16 +56,20 @@ def ledger_rows(
     """One row per figure the digest shows (summary, then appendix), per movement of a
     period it does not otherwise show, and per series named as having no current data."""
     found = {(e.indicator_id, e.area_code, e.period_start): e for e in evaluations}
-    movements = {(m.indicator_id, m.area_code, m.period_start): m for m in digest.movements}
+    movements: dict[_Key, Movement] = {}
+    for m in digest.movements:  # most severe first: a figure's row names its gravest movement
+        movements.setdefault((m.indicator_id, m.area_code, m.period_start), m)
     new = set(digest.new_keys)
     rows = []
     for position, (section, fields) in enumerate(_entries(digest), start=1):
         key = (fields.get("indicator_id"), fields.get("area_code"), fields.get("period_start"))
         e = found.get(key)  # type: ignore[arg-type]
         moved = movements.get(key)  # type: ignore[arg-type]
+        # What the digest showed wins; the evaluation fills in what it did not show.
+        shown = {name: value for name, value in fields.items() if value is not None}
         fields = (
-            fields
-            | _evaluated(e, plans)
+            _evaluated(e, plans)
+            | shown
             | {
                 "position": position,
                 "section": section,
@@ -80,11 +84,11 @@ def ledger_rows(
 def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
     """(section, fields) in the order the digest shows them."""
     shown: set[_Key] = set()
-    for row in digest.rows:
+    for row in (r for shown_row in digest.rows for r in shown_row.covers or (shown_row,)):
         shown.add((row.indicator_id, row.area_code, row.period_start))
         yield "summary", _row_fields(row)
     for line in digest.monitored:
-        for item in line.items:
+        for item in (i for shown_item in line.items for i in shown_item.covers or (shown_item,)):
             shown.add((line.indicator_id, item.area_code, item.period_start))
             yield "also monitored", _item_fields(line, item)
     for m in digest.movements:
@@ -93,6 +97,7 @@ def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
                 "what moved",
                 {
                     "indicator_id": m.indicator_id,
+                    "indicator": m.indicator,
                     "area_code": m.area_code,
                     "period_start": m.period_start,
                     "status": m.status.value,
@@ -113,6 +118,7 @@ def _row_fields(row: SummaryRow) -> dict[str, object]:
         "period_start": row.period_start,
         "value": row.figure,
         "vs_last_year": row.last_year,
+        "vs_last_quarter": row.last_quarter,
         "status": row.status.value,
         "status_label": row.status_label,
         "reason": row.reason,
@@ -141,12 +147,11 @@ def _evaluated(e: Evaluation | None, plans: Sequence[Plan]) -> dict[str, object]
         return {}
     shown = e.status is not Status.WITHHELD
     return {
-        "indicator": e.indicator_id,
+        "indicator": e.indicator_id,  # when the digest did not name it
         "reason": e.reason,
         "status": e.status.value,
         "period": e.period_label,
         "value_number": e.value if shown else None,
-        "vs_last_quarter": None,
         "comparator": e.comparator if shown else None,
         "plan_id": e.plan_id,
         "target_form": e.target_form,

@@ -3,7 +3,9 @@
 Pure. A figure's movement is worded from its own history (the judged period before it), so a
 quarter that is off track after three others were is "still off track, 4th quarter running",
 never "newly" again; a recovery is "back on track". Whether to *tell* it is the recipient's
-notification record: only what they have not been sent for that period is news.
+notification record: only what they have not been sent for that period is news, and a figure
+revised since it was sent is worded against what was sent (off track when sent, on track now:
+"back on track").
 
 Judged periods are green, amber or red. "Newly off track" compares with the judged period
 before (whatever lies between); a run ("4th quarter running") is of consecutive periods, so a
@@ -20,7 +22,17 @@ from enum import StrEnum
 from indicators.evaluate import OFF_TRACK, Evaluation, Status
 from safer.periods import GRAIN_MONTHS, add_months
 
-__all__ = ["JUDGED", "Kind", "Track", "movements", "signal_key", "track"]
+__all__ = [
+    "JUDGED",
+    "Kind",
+    "Move",
+    "Said",
+    "Track",
+    "last_status",
+    "movements",
+    "signal_key",
+    "track",
+]
 
 JUDGED = frozenset({Status.GREEN, Status.AMBER, Status.RED})
 
@@ -33,6 +45,7 @@ class Kind(StrEnum):
     NEWLY_WITHHELD = "Newly withheld"
     CONCERN = "Special cause concern"
     STILL_OFF_TRACK = "Still off track"
+    STILL_WITHHELD = "Still withheld"
     BETTER = "Better while off track"
     BACK_ON_TRACK = "Back on track"
     RELEASED = "Released"
@@ -106,53 +119,75 @@ def _state(status: Status) -> str:
     return "off" if status in OFF_TRACK else status.value
 
 
-Told = Mapping[dt.date, set[str]]
-"""Period start → what the recipient has been sent for it: statuses and ``spc:`` signals."""
+Said = Mapping[dt.date, Sequence[str]]
+"""Period start → what the recipient has been sent for it, oldest first: statuses and ``spc:``
+signals. The order matters: a figure revised back to a status told before is news again."""
 
 
-def movements(t: Track, told: Told) -> list[tuple[Kind, Evaluation]]:
-    """The movements of ``t`` the recipient has not been told, each with the period it is of."""
-    found: list[tuple[Kind, Evaluation]] = []
+@dataclass(frozen=True)
+class Move:
+    """A movement of one period, with the status it was last sent with when it is a revision
+    (``was``: withheld for a release, a judged status for a revised figure)."""
+
+    kind: Kind
+    evaluation: Evaluation
+    was: Status | None = None
+
+
+def last_status(said: Sequence[str]) -> Status | None:
+    """The status a period was last sent with, if it was sent."""
+    statuses = [Status(x) for x in said if not x.startswith("spc:")]
+    return statuses[-1] if statuses else None
+
+
+def movements(t: Track, told: Said) -> list[Move]:
+    """The movements of ``t`` the recipient has not been told, most recent period last."""
     latest = t.latest
-    kind = _status_kind(t)
-    if kind is not None and latest.status.value not in told.get(latest.period_start, set()):
-        found.append((kind, latest))
+    said = told.get(latest.period_start, ())
+    was = last_status(said)
+    found = [m for m in _released(t, told) if m.evaluation is not latest]
+    if latest.status is not was:
+        kind = _status_kind(t, was)
+        if kind is not None:
+            found.append(Move(kind, latest, was))
     signal = signal_key(latest)
     if (
         signal is not None
         and (t.before is None or signal_key(t.before) != signal)
-        and signal not in told.get(latest.period_start, set())
+        and signal not in said
     ):
-        found.append((Kind.CONCERN if "concern" in signal else Kind.IMPROVEMENT, latest))
-    found += [(Kind.RELEASED, e) for e in _released(t, told)]
+        found.append(Move(Kind.CONCERN if "concern" in signal else Kind.IMPROVEMENT, latest))
     return found
 
 
-def _status_kind(t: Track) -> Kind | None:
-    status, before = t.latest.status, t.previous.status if t.previous else None
+def _status_kind(t: Track, was: Status | None) -> Kind | None:
+    """The latest period's movement: against what it was last sent as (a revision or a
+    release), else against the judged period before it."""
+    status = t.latest.status
     if status is Status.WITHHELD:
-        return Kind.NEWLY_WITHHELD
+        held_before = t.before is not None and t.before.status is Status.WITHHELD
+        return Kind.STILL_WITHHELD if held_before and was is None else Kind.NEWLY_WITHHELD
+    prior = was if was in JUDGED else (t.previous.status if t.previous else None)
     if status in OFF_TRACK:
-        if before not in OFF_TRACK:
+        if prior not in OFF_TRACK:
             return Kind.NEWLY_OFF_TRACK
-        if (before, status) == (Status.AMBER, Status.RED):
+        if (prior, status) == (Status.AMBER, Status.RED):
             return Kind.WORSE
-        if (before, status) == (Status.RED, Status.AMBER):
+        if (prior, status) == (Status.RED, Status.AMBER):
             return Kind.BETTER
         return Kind.STILL_OFF_TRACK
-    if status is Status.GREEN and before in OFF_TRACK:
+    if status is Status.GREEN and prior in OFF_TRACK:
         return Kind.BACK_ON_TRACK
-    return None
+    return Kind.RELEASED if was is Status.WITHHELD and status in JUDGED else None
 
 
-def _released(t: Track, told: Told) -> list[Evaluation]:
-    """Periods the recipient was told were withheld whose figures now stand, not yet told."""
+def _released(t: Track, told: Said) -> list[Move]:
+    """Periods last sent as withheld whose figures now stand."""
     return [
-        e
+        Move(Kind.RELEASED, e, Status.WITHHELD)
         for e in t.history
         if e.status is not Status.WITHHELD
-        and "withheld" in told.get(e.period_start, set())
-        and e.status.value not in told[e.period_start]
+        and last_status(told.get(e.period_start, ())) is Status.WITHHELD
     ]
 
 

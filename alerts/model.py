@@ -9,7 +9,7 @@ then, folded into an appendix, everything monitored without a target.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from alerts.charts import Chart
 from alerts.icons import Icon
@@ -53,6 +53,8 @@ class Row:
     """The judgement in words (or why there is none)."""
     last_year: str
     """The change on the same period last year: "−20.0%", "+1.2 pts", or "n/a"."""
+    last_quarter: str
+    """The change on the period before, as ``last_year`` (kept in the ledger)."""
     comparison: str
     """The comparison the plan makes: "rest of force 1.34 (+56%)", "target ≥ 90.0%"."""
     context: str = ""
@@ -71,6 +73,8 @@ class Row:
     chart_title: str = ""
     chart_caption: str = ""
     warning: str = ""
+    covers: tuple[Row, ...] = ()
+    """The rows one row stands for ("All 5 areas: withheld"), each kept in the ledger."""
 
     @property
     def off_track(self) -> bool:
@@ -88,6 +92,8 @@ class Group:
     rows: tuple[Row, ...]
     context: str = ""
     """The force's figure, once for the group, when every row would show the same."""
+    note_mark: str = ""
+    """§ when its source has a standing note (EXAMPLE data), said under the table."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class Movement:
 
     kind: Kind
     indicator_id: str
+    indicator: str
     area_code: str
     period_start: dt.date
     status: Status
@@ -115,6 +122,8 @@ class MonitoredItem:
     value: str
     change: str
     """The change on a year ago ("+9.7%"), or on the quarter before ("−2.0% on Q2"), or ""."""
+    covers: tuple[MonitoredItem, ...] = ()
+    """The items one item stands for ("All 5 areas: withheld"), each kept in the ledger."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,8 @@ class Monitored:
     items: tuple[MonitoredItem, ...]
     why: str = ""
     """Why it is not judged, when that is not simply "no target" ("withheld: …")."""
+    note_mark: str = ""
+    """§ when its source has a standing note (EXAMPLE data), said under the summary."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +159,6 @@ class Digest:
     footnotes: tuple[str, ...]
     bases: tuple[tuple[str, str], ...]
     new_keys: tuple[NotificationKey, ...]
-    legend: bool = field(default=True)
 
     @property
     def rows(self) -> tuple[Row, ...]:

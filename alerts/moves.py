@@ -3,45 +3,42 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from alerts.lifecycle import JUDGED, Kind, Track, track
+from alerts.lifecycle import JUDGED, Kind, Move, Track, track
 from alerts.model import Movement
 from alerts.spc_words import run_words, special_runs
 from alerts.words import ORIGIN_WORDS, STATUS_LABELS, join, ordinal, period_noun, plural
-from indicators.changes import format_value
-from indicators.definitions import Indicator, Target
-from indicators.evaluate import Evaluation
+from indicators.changes import change, format_value
+from indicators.definitions import Indicator, Target, Threshold
+from indicators.evaluate import Evaluation, Status
+from safer.periods import GRAIN_MONTHS, add_months
 
-__all__ = ["movement", "withheld"]
+__all__ = ["movement", "pattern", "spc_story", "withheld"]
 
 
 def movement(
-    kind: Kind, indicator: Indicator, target: Target | None, t: Track, e: Evaluation, area: str
+    move: Move, indicator: Indicator, target: Target | None, t: Track, area: str
 ) -> Movement:
-    """The line for ``kind`` on period ``e`` of track ``t``."""
+    """The line for ``move`` on track ``t``."""
+    e = move.evaluation
     return Movement(
-        kind=kind,
+        kind=move.kind,
         indicator_id=indicator.id,
+        indicator=indicator.name,
         area_code=e.area_code,
         period_start=e.period_start,
         status=e.status,
-        text=_text(kind, indicator, target, t, e, area),
+        text=_text(move, indicator, target, t, area),
     )
 
 
-def _text(
-    kind: Kind, indicator: Indicator, target: Target | None, t: Track, e: Evaluation, area: str
-) -> str:
+def _text(move: Move, indicator: Indicator, target: Target | None, t: Track, area: str) -> str:
+    kind, e = move.kind, move.evaluation
     fmt = functools.partial(format_value, indicator)
     base = f"{indicator.name}, {area}, {e.period_label}"
-    origin = f" ({ORIGIN_WORDS[target.origin]})" if target and e.status in JUDGED else ""
-    noun = period_noun(e.grain)
-    before = t.previous
     if kind in (Kind.CONCERN, Kind.IMPROVEMENT):
-        runs = special_runs(e.spc_points)
-        story = run_words(runs[-1], e.series_grain, fmt, signal=False) if runs else e.spc_text
-        return f"{base}: {story}."
+        return f"{base}: {spc_story(e, fmt)}."
     if kind is Kind.NEWLY_WITHHELD:
         return f"{base}: {e.reason}."
     if kind is Kind.RELEASED:
@@ -49,33 +46,122 @@ def _text(
             f"{base}: its data now pass their checks: {fmt(e.value)}, "
             f"{STATUS_LABELS[e.status].lower()}."
         )
+    text = _judged(move, indicator, target, t, base)
+    if move.was is Status.WITHHELD:
+        return f"{text} Its data now pass their checks: it was withheld when last sent."
+    return text
+
+
+def _judged(move: Move, indicator: Indicator, target: Target | None, t: Track, base: str) -> str:
+    """A judged period's line: its judgement, then what it is compared with (the status it was
+    last sent with when revised, else the judged period before it)."""
+    kind, e = move.kind, move.evaluation
+    fmt = functools.partial(format_value, indicator)
+    origin = f" ({ORIGIN_WORDS[target.origin]})" if target else ""
     judged = f"{base}: {e.reason}{origin}"
-    if kind is Kind.STILL_OFF_TRACK and t.streak >= 2:
-        return f"{base}, {ordinal(t.streak)} {noun} running: {e.reason}{origin}."
-    if kind is Kind.BACK_ON_TRACK and before is not None:
-        spell = plural(_off_before(t), noun)
-        return f"{judged}, after {spell} off track ({fmt(before.value)} in {before.period_label})."
+    noun, before = period_noun(e.grain), t.previous
+    if move.was in JUDGED:
+        assert move.was is not None
+        return f"{judged}. Revised: it was {STATUS_LABELS[move.was].lower()} when last sent."
     if before is None:
         return f"{judged}. The first {noun} judged."
+    then = f"{before.period_label} ({fmt(before.value)})"
+    if kind is Kind.STILL_OFF_TRACK:
+        if t.streak >= 2:
+            return f"{base}, {ordinal(t.streak)} {noun} running: {e.reason}{origin}."
+        # The judged period before was off track too, but not the one just before this.
+        again = f"{base}, off track again: {e.reason}{origin}"
+        return f"{again}. Last judged in {then}, off track then too."
+    if kind is Kind.BACK_ON_TRACK:
+        spell = plural(_off_before(t), noun)
+        return f"{judged}, after {spell} off track ({fmt(before.value)} in {before.period_label})."
     was = STATUS_LABELS[before.status]
-    return f"{judged}. {was} in {before.period_label} ({fmt(before.value)})."
+    # Not the period just before (a gap, or periods not judged): say how far back it is.
+    if before.period_start != add_months(e.period_start, -GRAIN_MONTHS[e.grain]):
+        line = f"{judged}. Last judged in {then}, {was.lower()} then."
+    else:
+        line = f"{judged}. {was} in {then}."
+    return line + _against_the_grain(kind, indicator, target, e, before)
 
 
-def withheld(e: Evaluation, figures: Sequence[tuple[str, str]]) -> Movement:
+def _against_the_grain(
+    kind: Kind, indicator: Indicator, target: Target | None, e: Evaluation, before: Evaluation
+) -> str:
+    """When the status moved one way and the figure the other (worse while the figure fell,
+    because the rest of the force fell further), say so: the status alone would mislead."""
+    if kind not in (Kind.WORSE, Kind.BETTER):
+        return ""
+    moved = change(indicator, e.value, before.value)
+    if moved is None or moved.better is None or moved.better == (kind is Kind.BETTER):
+        return ""
+    what = (
+        "the target changed"
+        if isinstance(target, Threshold)
+        else "what it is compared with moved further"
+    )
+    return f" The figure itself {moved.text}, but {what}."
+
+
+def withheld(kind: Kind, e: Evaluation, figures: Sequence[tuple[str, str]]) -> Movement:
     """One line for every figure held back for the same reason in the same period:
     "ASB incidents and Positive-outcome rate, all 5 areas, 2024/25 Q4: the Feb 2025 file
-    failed its data checks"."""
-    names = list(dict.fromkeys(name for name, _ in figures))
-    areas = list(dict.fromkeys(area for _, area in figures))
-    where = join(areas) if len(areas) <= 3 else f"all {len(areas)} areas"  # as digest.py
+    failed its data checks". Figures are named together only with the same areas."""
     reason = e.reason.removeprefix("withheld: ")
+    if kind is Kind.STILL_WITHHELD:
+        reason = f"still withheld, {reason}"
     return Movement(
-        kind=Kind.NEWLY_WITHHELD,
+        kind=kind,
         indicator_id=e.indicator_id,
+        indicator=join(list(dict.fromkeys(name for name, _ in figures))),
         area_code=e.area_code,
         period_start=e.period_start,
         status=e.status,
-        text=f"{join(names)}, {where}, {e.period_label}: {reason}.",
+        text=f"{_figures(figures)}, {e.period_label}: {reason}.",
+    )
+
+
+def _figures(figures: Sequence[tuple[str, str]]) -> str:
+    """'ASB incidents and Positive-outcome rate, all 5 areas; ASB incidents per 1,000
+    residents, 4 areas': the figures named with the areas each is held back for."""
+    by_name: dict[str, list[str]] = {}
+    for name, area in dict.fromkeys(figures):
+        by_name.setdefault(name, []).append(area)
+    everywhere = len({area for _, area in figures})
+    by_areas: dict[tuple[str, ...], list[str]] = {}
+    for name, areas in by_name.items():
+        by_areas.setdefault(tuple(areas), []).append(name)
+    return "; ".join(
+        f"{join(names)}, {_where(areas, everywhere)}" for areas, names in by_areas.items()
+    )
+
+
+def _where(areas: Sequence[str], everywhere: int) -> str:
+    """'Halton and Warrington'; 'all 5 areas' (every area the line names); '4 areas'."""
+    if len(areas) <= 3:
+        return join(list(areas))
+    return f"all {len(areas)} areas" if len(areas) == everywhere else f"{len(areas)} areas"
+
+
+def spc_story(e: Evaluation, fmt: Callable[[float], str] | None) -> str:
+    """The latest special-cause run in words (without values when ``fmt`` is None)."""
+    runs = special_runs(e.spc_points)
+    return (
+        run_words(runs[-1], e.spc_points, e.series_grain, fmt, signal=False) if runs else e.spc_text
+    )
+
+
+def pattern(kind: Kind, e: Evaluation, names: Sequence[str], area: str) -> Movement:
+    """One line for figures of one area with the same special-cause pattern (a count and its
+    rate per 1,000 residents): "ASB incidents and ASB incidents per 1,000 residents,
+    Warrington, 2025/26 Q3: Dec 2025, below the lower process limit"."""
+    return Movement(
+        kind=kind,
+        indicator_id=e.indicator_id,
+        indicator=join(list(names)),
+        area_code=e.area_code,
+        period_start=e.period_start,
+        status=e.status,
+        text=f"{join(list(names))}, {area}, {e.period_label}: {spc_story(e, None)}.",
     )
 
 

@@ -34,6 +34,8 @@ class DataNote:
     for ``missing`` ("25 Jan 2024")."""
     area: str | None = None
     """The area code it is about, when only one area (a partnership's missing return)."""
+    source_id: str = ""
+    """The source's id, for a standing note: the figures it gives are marked with it."""
 
 
 def merge_notes(notes: Iterable[DataNote], wanted: Iterable[str] | None = None) -> tuple[str, ...]:
@@ -77,7 +79,8 @@ def _sentence(kind: str, source: str, notes: Sequence[DataNote]) -> str:
         return f"{head}{periods} overdue{f' (due by {dues})' if dues else ''}{tail}."
     if kind == "unpublished":
         return f"{head}{periods} not yet published."
-    return f"{head}{'; '.join(dict.fromkeys(n.text for n in notes))}."
+    text = "; ".join(dict.fromkeys(n.text for n in notes))
+    return f"{head}{text}." if head else f"{_cap(text)}."
 
 
 def _cap(text: str) -> str:

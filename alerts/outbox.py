@@ -104,7 +104,9 @@ def store_digest(
     with db.transaction():
         _insert_outbox(db, row)
         db.executemany(
-            "INSERT INTO notifications VALUES (?, ?, ?, ?, ?, ?)",
+            # A status sent again (a figure revised back to it) moves to this digest, so the
+            # order of sending, which decides what is news, stays true.
+            "INSERT OR REPLACE INTO notifications VALUES (?, ?, ?, ?, ?, ?)",
             [(recipient.email, *key, digest_id) for key in keys],
         )
         db.executemany(

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from alerts.charts import render_chart
 from alerts.model import Digest
+from alerts.words import capital
 
 __all__ = ["InlineImage", "Rendered", "preview_html", "render_digest"]
 
@@ -47,13 +48,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["capitalize_first"] = _capitalize_first
+    env.filters["capitalize_first"] = capital
     return env
-
-
-def _capitalize_first(text: str) -> str:
-    """Capitalise only the first letter: ``capitalize`` would lower-case 'Cheshire East'."""
-    return text[:1].upper() + text[1:]
 
 
 def render_digest(digest: Digest) -> Rendered:

@@ -8,7 +8,7 @@ import functools
 
 from alerts.charts import Chart
 from alerts.icons import assurance_icon, variation_icon
-from alerts.lifecycle import Track
+from alerts.lifecycle import JUDGED, Track
 from alerts.model import MonitoredItem, Row
 from alerts.spc_words import describe_window, span_text
 from alerts.words import ORIGIN_MARKS, ORIGIN_WORDS, STATUS_LABELS, plural
@@ -39,7 +39,7 @@ def summary_row(
     """The summary row of track ``t``; ``context`` is the force's figure shown beside it."""
     e = t.latest
     withheld = e.status is Status.WITHHELD
-    origin = target.origin if target is not None and e.status in _JUDGED_OR_HELD else None
+    origin = target.origin if target is not None and e.status in JUDGED else None
     chart, title, caption = (None, "", "") if withheld else _chart(indicator, target, e, area)
     return Row(
         indicator_id=indicator.id,
@@ -55,7 +55,8 @@ def summary_row(
         status_label=STATUS_LABELS[e.status],
         streak=_streak(t),
         reason=e.reason,
-        last_year="–" if withheld else _short(indicator, e.value, e.last_year),
+        last_year="–" if withheld else (_moved(indicator, e) or "n/a"),
+        last_quarter="–" if withheld else _short(indicator, e.value, e.previous_quarter),
         comparison="–" if withheld else comparison(indicator, target, e),
         context=_context(indicator, context),
         shown_period="" if e.period_label == digest_period else e.period_label,
@@ -69,9 +70,6 @@ def summary_row(
         chart_caption=caption,
         warning="" if withheld else (e.data_warning or ""),
     )
-
-
-_JUDGED_OR_HELD = (Status.GREEN, Status.AMBER, Status.RED)
 
 
 def _streak(t: Track) -> str:
@@ -112,15 +110,13 @@ def comparison(indicator: Indicator, target: Target | None, e: Evaluation) -> st
     if isinstance(target, RestOfForce):
         if e.rest_of_force is None:
             return "rest of force n/a"
-        gap = change(indicator, e.value, e.rest_of_force)
-        return f"rest of force {fmt(e.rest_of_force)}" + (f" ({gap.short})" if gap else "")
+        return f"rest of force {fmt(e.rest_of_force)}{_gap(indicator, e.value, e.rest_of_force)}"
     if isinstance(target, SamePeriodLastYear):
-        if e.last_year is None:
-            return "no figure last year"
-        side = "above" if indicator.polarity == "higher_is_better" else "below"
-        return f"{side} last year ({fmt(e.last_year)})"
+        # The figure, not a verdict: the status column says whether it is better.
+        return "no figure last year" if e.last_year is None else f"last year {fmt(e.last_year)}"
     if isinstance(target, BaselineChange) and e.comparator is not None:
-        return f"aim {fmt(e.comparator)} ({target.change_percent:+g}% on {target.baseline_year})"
+        on = _financial_year(target.baseline_year)
+        return f"aim {fmt(e.comparator)} ({target.change_percent:+g}% on {on})"
     if isinstance(target, National):
         return f"national {fmt(target.value)}"
     return "–"
@@ -133,15 +129,35 @@ def target_words(indicator: Indicator, target: Target) -> str:
         relation = "at least" if target.at_least is not None else "at most"
         return f"Target: {relation} {format_value(indicator, level)}"
     if isinstance(target, RestOfForce):
-        return "No higher than the rest of the force"
+        worse = "lower" if indicator.polarity == "higher_is_better" else "higher"
+        return f"No {worse} than the rest of the force"
     if isinstance(target, SamePeriodLastYear):
         better = "higher" if indicator.polarity == "higher_is_better" else "lower"
         return f"{better.capitalize()} than the same period last year"
     if isinstance(target, BaselineChange):
-        return f"{target.change_percent:+g}% on {target.baseline_year}/{target.baseline_year + 1}"
+        return f"{target.change_percent:+g}% on {_financial_year(target.baseline_year)}"
     if isinstance(target, National):
         return f"Against the national figure ({target.as_at})"
     return "Monitored"
+
+
+def _gap(indicator: Indicator, value: float | None, other: float | None) -> str:
+    """' (56% higher)': how far the figure is from what it is compared with, in words, so a
+    sign is never read as better or worse."""
+    gap = change(indicator, value, other)
+    if gap is None or gap.amount is None:
+        return ""
+    if gap.amount == 0:
+        return " (the same)"
+    # Whole percent for a wide gap (56% higher); a narrow one keeps its decimal (0.5% lower).
+    places = 1 if gap.points or abs(gap.amount) < 10 else 0
+    size = f"{abs(gap.amount):.{places}f}{' pts' if gap.points else '%'}"
+    return f" ({size} {'higher' if gap.amount > 0 else 'lower'})"
+
+
+def _financial_year(start: int) -> str:
+    """'2023/24' for the year from April 2023."""
+    return f"{start}/{(start + 1) % 100:02d}"
 
 
 def _spc_words(e: Evaluation) -> str:
@@ -154,7 +170,9 @@ def _chart(
 ) -> tuple[Chart | None, str, str]:
     """The row's chart, its title and the sentence under it (the same facts as its alt)."""
     points = e.spc_points
-    if not points:
+    if not points or points[-1].mean is None:
+        # Without process limits a chart is a few dots that invite a trend to be read into
+        # them; the summary row already says there are too few points.
         return None, "", ""
     grain = e.series_grain
     first, last = (period_label(p.date, grain) if p.date else "" for p in (points[0], points[-1]))
@@ -168,10 +186,12 @@ def _chart(
         caption += f" {assurance.alt.removeprefix('Assurance: ').capitalize()} ({fmt(level)})."
     adjective = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}[grain]
     span = span_text(points[0].date, points[-1].date, grain)
-    title = f"{indicator.name}, {area}, {span}"
+    # Monthly points under a quarterly table: the title says so, or 0.65 (December) reads as
+    # a contradiction of 2.08 (the quarter).
+    title = f"{indicator.name}, {area}: {adjective} figures, {span}"
     chart = Chart(
         points=points,
-        alt=f"Chart of {adjective} figures: {title}. {caption} Latest {fmt(points[-1].value)}.",
+        alt=f"Chart: {title}. {caption} Latest {last}: {fmt(points[-1].value)}.",
         first_label=first,
         last_label=last,
         latest_label=fmt(points[-1].value),
@@ -196,19 +216,26 @@ def _too_few(spc_text: str) -> str:
 
 
 def monitored_item(indicator: Indicator, e: Evaluation, area: str) -> MonitoredItem:
-    """One area's figure on an appendix line, with its change on a year ago ("+9.7%"), or on
-    the quarter before when there is no year-ago figure ("+9.7% on Q2")."""
+    """One area's figure on an appendix line, with its change (see ``_moved``)."""
     withheld = e.status is Status.WITHHELD
-    moved = None if withheld else change(indicator, e.value, e.last_year)
-    against = ""
-    if moved is None and not withheld and e.grain == "quarter":
-        moved = change(indicator, e.value, e.previous_quarter)
-        against = f" on {quarter_label(add_months(e.period_start, -3)).split()[-1]}"
     return MonitoredItem(
         area_code=e.area_code,
         area=area,
         period_start=e.period_start,
         status=e.status,
         value="withheld" if withheld else format_value(indicator, e.value),
-        change=f"{moved.short}{against}" if moved else "",
+        change="" if withheld else _moved(indicator, e),
     )
+
+
+def _moved(indicator: Indicator, e: Evaluation) -> str:
+    """The change on a year ago ("+9.7%"), or on the quarter before when there is no year-ago
+    figure ("+9.7% on Q2"), or ""."""
+    moved = change(indicator, e.value, e.last_year)
+    if moved is not None:
+        return moved.short
+    if e.grain == "quarter":
+        moved = change(indicator, e.value, e.previous_quarter)
+        if moved is not None:
+            return f"{moved.short} on {quarter_label(add_months(e.period_start, -3)).split()[-1]}"
+    return ""

@@ -82,7 +82,7 @@ def describe_window(
     limits = f"Mean {fmt(latest.mean)}; process limits {range_text(lower, upper)}."
     if not runs:
         return f"Common cause variation only. {limits}"
-    shown = [run_words(run, grain, fmt) for run in runs[-3:]]
+    shown = [run_words(run, points, grain, fmt) for run in runs[-3:]]
     more = f" ({len(runs) - 3} earlier runs too)" if len(runs) > 3 else ""
     return ". ".join(shown) + f"{more}. {limits}"
 
@@ -106,34 +106,118 @@ def span_text(first: dt.date | None, last: dt.date | None, grain: Grain) -> str:
     return f"{period_label(first, grain)} to {period_label(last, grain)}"
 
 
-def run_words(run: Run, grain: Grain, fmt: Fmt, signal: bool = True) -> str:
+def run_words(
+    run: Run, window: Sequence[SpcPoint], grain: Grain, fmt: Fmt | None, signal: bool = True
+) -> str:
     """'Special cause concern: Jul to Dec 2025, 6 months rising in a row' (without the signal's
-    name when ``signal`` is False)."""
-    when = span_text(run.points[0].date, run.points[-1].date, grain)
-    first = run.points[0]
-    if len(run.points) == 1 and first.outside_limits:
-        text = f"{when} at {_rule(run, grain, fmt)}"
-    else:
-        text = f"{when}, {_rule(run, grain, fmt)}"
+    name when ``signal`` is False; without values when ``fmt`` is None, to say one pattern
+    shared by several figures).
+
+    Each point is special cause by the rule of highest precedence it meets (the rule that
+    gives it its colour). The run is said as the fewest of those rules' stretches that account
+    for all its points, each over its whole extent in ``window`` (a rising trend that began a
+    month before the run says so): no rule is claimed for a point it does not flag, none is
+    cut short, and a shift of ten months is not called ten months rising.
+    """
+    stretches = _stretches(window)
+    labelled: list[_Stretch] = []
+    for point in run.points:
+        found = next((s for s in stretches[id(point)] if s.rule == _label(point)), None)
+        if found is not None and found not in labelled:
+            labelled.append(found)
+    # The fewest stretches that account for every point of the run, widest first.
+    members = {id(p) for p in run.points}
+    said: list[_Stretch] = []
+    covered: set[int] = set()
+    for stretch in sorted(labelled, key=lambda s: -len(members & {id(p) for p in s.points})):
+        inside = members & {id(p) for p in stretch.points}
+        if not inside <= covered:
+            said.append(stretch)
+            covered |= inside
+    said.sort(key=lambda s: window.index(s.points[0]))
+    text = "; ".join(_stretch_words(s, grain, fmt) for s in said)
     if not signal:
         return text
     words = _SIGNAL_WORDS.get(run.signal, "special cause")
     return f"{words[:1].upper()}{words[1:]}: {text}"
 
 
-def _rule(run: Run, grain: Grain, fmt: Fmt) -> str:
-    """Why the run is special cause, by the first rule (in NHSE precedence) its points meet."""
-    n, first = len(run.points), run.points[0]
+@dataclass(frozen=True)
+class _Stretch:
+    """Consecutive points flagged by one rule on one side (above or below the mean, rising or
+    falling)."""
+
+    rule: str
+    side: str
+    points: tuple[SpcPoint, ...]
+
+
+# NHSE precedence: outside the limits, trend, two of three near a limit, shift.
+_RULES: tuple[tuple[str, Callable[[SpcPoint], bool]], ...] = (
+    ("outside", lambda p: p.outside_limits),
+    ("trend", lambda p: p.trend),
+    ("two_of_three", lambda p: p.two_of_three),
+    ("shift", lambda p: p.shift),
+)
+
+
+def _label(point: SpcPoint) -> str:
+    """The rule that gives ``point`` its signal: the first it meets, in precedence order."""
+    return next((rule for rule, flagged in _RULES if flagged(point)), "shift")
+
+
+def _stretches(window: Sequence[SpcPoint]) -> dict[int, list[_Stretch]]:
+    """Point (by id) → the stretches it belongs to, one per rule it meets."""
+    found: dict[int, list[_Stretch]] = {id(p): [] for p in window}
+    for rule, flagged in _RULES:
+        current: list[SpcPoint] = []
+        side = ""
+        for i, point in enumerate(window):
+            now = _side(rule, window, i) if flagged(point) else ""
+            if current and now != side:
+                _close(found, _Stretch(rule, side, tuple(current)))
+                current = []
+            if now:
+                current.append(point)
+            side = now
+        if current:
+            _close(found, _Stretch(rule, side, tuple(current)))
+    return found
+
+
+def _close(found: dict[int, list[_Stretch]], stretch: _Stretch) -> None:
+    for point in stretch.points:
+        found[id(point)].append(stretch)
+
+
+def _side(rule: str, window: Sequence[SpcPoint], i: int) -> str:
+    """Which way point ``i`` meets ``rule``: 'up' or 'down'. A trend's turning point goes with
+    the trend it ends."""
+    p = window[i]
+    if rule == "trend":
+        before = window[i - 1].value if i > 0 and window[i - 1].trend else None
+        if before is not None and p.value != before:
+            return "up" if p.value > before else "down"
+        after = window[i + 1].value if i + 1 < len(window) else p.value
+        return "up" if after > p.value else "down"
+    if rule == "outside":
+        return "up" if p.upper is not None and p.value > p.upper else "down"
+    return "up" if p.mean is not None and p.value > p.mean else "down"
+
+
+def _stretch_words(seg: _Stretch, grain: Grain, fmt: Fmt | None) -> str:
+    """'Jul to Dec 2025, 6 months rising in a row'."""
+    when = span_text(seg.points[0].date, seg.points[-1].date, grain)
+    n, first, up = len(seg.points), seg.points[0], seg.side == "up"
     noun = f"{n} {grain}{'s' if n != 1 else ''}"
-    if all(p.outside_limits for p in run.points):
-        high = first.upper is not None and first.value > first.upper
-        side = "above the upper" if high else "below the lower"
-        return f"{fmt(first.value) if n == 1 else noun}, {side} process limit"
-    if any(p.trend for p in run.points):
-        rising = run.points[-1].value > first.value
-        return f"{noun} {'rising' if rising else 'falling'} in a row"
-    if any(p.shift for p in run.points):
-        above = first.mean is not None and first.value > first.mean
-        return f"{noun} in a row {'above' if above else 'below'} the mean"
-    high = first.mean is not None and first.value > first.mean
-    return f"{noun} close to the {'upper' if high else 'lower'} process limit"
+    if seg.rule == "outside":
+        side = "above the upper" if up else "below the lower"
+        if n == 1:
+            at = f" at {fmt(first.value)}" if fmt else ""
+            return f"{when}{at}, {side} process limit"
+        return f"{when}, {noun} {side} process limit"
+    if seg.rule == "trend":
+        return f"{when}, {noun} {'rising' if up else 'falling'} in a row"
+    if seg.rule == "shift":
+        return f"{when}, {noun} in a row {'above' if up else 'below'} the mean"
+    return f"{when}, {noun} close to the {'upper' if up else 'lower'} process limit"

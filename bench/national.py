@@ -248,7 +248,12 @@ def _national(folder: Path, config: Path, row: Row) -> None:
     for e in found.evaluations:
         by_area[e.area_code].append(e)
     recipients = [
-        Recipient(name=f"Lead for {name}", email=f"r{n}@example.org", areas=(code, kinds[code]))
+        # A force's own lead: its code once (a partnership's lead: theirs, then the force's).
+        Recipient(
+            name=f"Lead for {name}",
+            email=f"r{n}@example.org",
+            areas=tuple(dict.fromkeys((code, kinds[code]))),
+        )
         for n, (code, name) in enumerate(names.items())
     ]
     started = time.perf_counter()

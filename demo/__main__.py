@@ -59,7 +59,7 @@ backoff_seconds = 0.5
 [sources.police_uk_outcomes]
 base_url = "{base_url}"
 months = ["2025-01:"]
-note = "EXAMPLE files derived from the real street files, not published (data/examples)."
+note = "EXAMPLE files derived from the real street files, not published."
 
 [sources.police_uk_stop_search]
 base_url = "{base_url}"
@@ -71,11 +71,11 @@ location = "{base_url}/files/Flytipping.xlsx"
 
 [sources.council_enforcement]
 location = "returns/council-enforcement"
-note = "EXAMPLE returns with invented figures, not real data (data/examples)."
+note = "EXAMPLE returns with invented figures, not real data."
 
 [sources.call_handling]
 location = "returns/call-handling"
-note = "EXAMPLE returns with invented figures, not real data (data/examples)."
+note = "EXAMPLE returns with invented figures, not real data."
 
 [[recipients]]
 name = "OPCC performance lead"

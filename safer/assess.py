@@ -333,7 +333,7 @@ def _data_notes(
     for source in configured(settings):
         cfg = source.config(settings)
         if cfg is not None and cfg.note:
-            notes.append(DataNote(source.label, "about", cfg.note))
+            notes.append(DataNote(source.label, "about", cfg.note, source_id=source.id))
         grain: Grain = "year" if source.grain == "year" else "quarter"
         held = withheld_quarters(db, source.id, grain, settings.force.id)
         notes += [

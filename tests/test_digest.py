@@ -126,12 +126,16 @@ def _digest(
     return digest
 
 
-def _told(*digests: Digest) -> dict[tuple[str, str, dt.date], set[str]]:
-    """What a recipient has been told after ``digests``, as the outbox records it."""
-    told: dict[tuple[str, str, dt.date], set[str]] = {}
+def _told(*digests: Digest) -> dict[tuple[str, str, dt.date], list[str]]:
+    """What a recipient has been told after ``digests``, as the outbox records it: in the order
+    sent, a status sent again moving to the end."""
+    told: dict[tuple[str, str, dt.date], list[str]] = {}
     for digest in digests:
         for indicator, area, start, status in digest.new_keys:
-            told.setdefault((indicator, area, start), set()).add(status)
+            said = told.setdefault((indicator, area, start), [])
+            if status in said:
+                said.remove(status)
+            said.append(status)
     return told
 
 
@@ -222,6 +226,104 @@ def test_worse_and_better_while_off_track_come_from_amber_and_red() -> None:
     ]
 
 
+def _walk(recipient: Recipient, *stages: Sequence[Evaluation]) -> list[list[str]]:
+    """The movement lines of successive digests, each sent before the next is built."""
+    sent: list[Digest] = []
+    lines = []
+    for found in stages:
+        digest = build_digest(recipient, CATALOGUE, PLANS, AREAS, found, _told(*sent), [], FORCE)
+        lines.append([f"{m.kind.value}: {m.text}" for m in digest.movements] if digest else [])
+        sent += [digest] if digest else []
+    return lines
+
+
+def _rate(start: dt.date, status: Status, value: float, **fields: object) -> Evaluation:
+    fields.setdefault("reason", f"{value:.2f} per 1,000 against 1.60")
+    return _e("asb_per_1000", "E22000023", start, status, value, **fields)
+
+
+ORIGIN = "(local reading of the plan's aim, not a published target)"
+
+
+def test_a_figure_revised_back_to_a_status_already_sent_is_news_again() -> None:
+    """Red when sent, revised to green, revised back to red: three digests, each worded
+    against what the quarter was last sent as."""
+    red, green = _rate(Q[3], Status.RED, 2.0), _rate(Q[3], Status.GREEN, 1.5)
+    lines = _walk(HALTON, [red], [green], [red])
+    assert lines[1] == [
+        "Back on track: ASB incidents per 1,000 residents, Halton, 2025/26 Q2: 1.50 per 1,000 "
+        f"against 1.60 {ORIGIN}. Revised: it was off track when last sent."
+    ]
+    assert lines[2] == [
+        "Newly off track: ASB incidents per 1,000 residents, Halton, 2025/26 Q2: 2.00 per 1,000 "
+        f"against 1.60 {ORIGIN}. Revised: it was on track when last sent."
+    ]
+
+
+def test_off_track_after_a_gap_is_off_track_again_not_still_or_newly() -> None:
+    history = [_rate(Q[0], Status.RED, 2.0), _rate(Q[2], Status.RED, 2.1)]
+    assert _walk(HALTON, history)[0] == [
+        "Still off track: ASB incidents per 1,000 residents, Halton, 2025/26 Q1, off track "
+        f"again: 2.10 per 1,000 against 1.60 {ORIGIN}. Last judged in 2024/25 Q3 "
+        "(2.00 per 1,000), off track then too."
+    ]
+
+
+def test_worse_while_the_figure_improved_says_the_figure_improved() -> None:
+    # Slightly off track at 1.96, off track at 1.59: the rest of the force fell further.
+    history = [_rate(Q[2], Status.AMBER, 1.96), _rate(Q[3], Status.RED, 1.59)]
+    (line,) = _walk(HALTON, history)[0]
+    assert line.startswith("Worse while off track: ")
+    assert line.endswith(
+        "Slightly off track in 2025/26 Q1 (1.96 per 1,000). The figure itself fell 18.9%, "
+        "but what it is compared with moved further."
+    )
+    rising = [_rate(Q[2], Status.AMBER, 1.50), _rate(Q[3], Status.RED, 1.70)]
+    assert _walk(HALTON, rising)[0][0].endswith("(1.50 per 1,000)."), "no caveat when it agrees"
+
+
+def test_a_release_that_is_also_back_on_track_is_one_line() -> None:
+    history = [_rate(Q[2], Status.RED, 2.0), _rate(Q[3], Status.WITHHELD, 1.5)]
+    released = [history[0], replace(history[1], status=Status.GREEN)]
+    lines = _walk(HALTON, history, released)
+    assert [line.split(":")[0] for line in lines[1]] == ["Back on track"]
+    assert lines[1][0].endswith("Its data now pass their checks: it was withheld when last sent.")
+
+
+def test_a_figure_withheld_quarter_after_quarter_is_newly_withheld_once() -> None:
+    held = [_rate(q, Status.WITHHELD, 2.0, reason="withheld: the file failed") for q in Q[2:]]
+    lines = _walk(HALTON, held[:1], held)
+    assert lines[0] == [
+        "Newly withheld: ASB incidents per 1,000 residents, Halton, 2025/26 Q1: the file failed."
+    ]
+    assert lines[1] == [
+        "Still withheld: ASB incidents per 1,000 residents, Halton, 2025/26 Q2: still withheld, "
+        "the file failed."
+    ]
+
+
+def test_figures_withheld_together_are_named_with_their_own_areas() -> None:
+    why = "withheld: the file failed"
+    found = [
+        _e("asb_per_1000", "E22000023", Q3, Status.WITHHELD, 2.0, reason=why),
+        _e("positive_outcome_rate", "E22000354", Q3, Status.WITHHELD, 0.2, reason=why),
+    ]
+    (line,) = _digest(LEAD, found=found, notes=[]).movements
+    assert line.text == (
+        "ASB incidents per 1,000 residents, Halton; Positive-outcome rate, Cheshire East, "
+        "2025/26 Q3: the file failed."
+    )
+
+
+def test_a_recipient_routed_by_priority_keeps_history_from_before_the_plan_named_it() -> None:
+    # 2024/25 Q1 fell under the 2021-24 plan, where the indicator sat under another priority.
+    reduce = Recipient(name="Crime lead", email="c@example.org", priorities=("reduce_crime",))
+    earlier = _rate(dt.date(2024, 4, 1), Status.RED, 2.0, plan_id="cheshire-pcp-2021-24")
+    history = [earlier, _rate(dt.date(2024, 7, 1), Status.RED, 2.1)]
+    (line,) = _walk(reduce, history)[0]
+    assert line.startswith("Still off track: ") and "2nd quarter running" in line
+
+
 def test_movements_are_ordered_by_severity_then_the_recipients_areas() -> None:
     digest = _digest()
     kinds = [(m.kind.value, AREAS[m.area_code]) for m in digest.movements]
@@ -258,7 +360,7 @@ def test_a_withheld_figure_is_never_a_number_and_its_release_is_told() -> None:
 
 def test_a_new_special_cause_signal_is_told_once_and_not_again_while_it_lasts() -> None:
     steady = _e("asb_incidents", "E22000023", Q[3], Status.GREEN, 250)
-    told = {("asb_incidents", "E22000023", Q[3]): {"green"}}
+    told = {("asb_incidents", "E22000023", Q[3]): ["green"]}
     assert build_digest(LEAD, CATALOGUE, PLANS, AREAS, [steady], told, [], FORCE) is None
     signalled = replace(steady, spc_variation="concern_high")
     digest = _digest(LEAD, told, [signalled], notes=[])
@@ -454,3 +556,60 @@ def test_the_message_is_marked_automatic_and_dated_in_uk_time() -> None:
     assert message["Date"] == "Tue, 01 Jul 2025 06:30:00 +0100"
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["X-Auto-Response-Suppress"] == "All"
+
+
+def test_the_ledger_keeps_what_the_digest_showed_and_every_area_a_row_stands_for() -> None:
+    from alerts.ledger import COLUMNS, ledger_rows
+
+    digest = _digest()
+    rows = [dict(zip(COLUMNS, r, strict=True)) for r in ledger_rows(digest, EVALUATIONS, PLANS)]
+    held = [r for r in rows if r["indicator_id"] == "positive_outcome_rate"]
+    assert sorted(str(r["area_code"]) for r in held) == sorted(AREAS), "one row per area"
+    assert {r["indicator"] for r in held} == {"Positive-outcome rate"}, "the name, not the id"
+    assert all(r["value_number"] is None for r in held), "a withheld figure is never a number"
+    east = next(
+        r for r in rows if (r["indicator_id"], r["area_code"]) == ("asb_incidents", "E22000354")
+    )
+    assert east["movement"] == "Newly off track"
+    assert east["vs_last_quarter"] == "−9.1%" and east["reason"] == "reason amber"
+
+
+def test_figures_from_a_source_with_a_standing_note_are_marked_beside_them() -> None:
+    example = DataNote(
+        "call-handling return", "about", "EXAMPLE returns, not real data", source_id="call_handling"
+    )
+    found = [
+        _e("calls_999_within_10s", FORCE, Q3, Status.GREEN, 0.91),
+        _e("asb_incidents", FORCE, Q3, Status.RED, 1650),
+    ]
+    digest = build_digest(LEAD, FULL, PLANS, AREAS, found, {}, [example], FORCE)
+    assert digest is not None
+    marks = {g.indicator_id: g.note_mark for g in digest.groups}
+    assert marks == {"calls_999_within_10s": "§", "asb_incidents": ""}
+    assert "§ Call-handling return: EXAMPLE returns, not real data." in digest.footnotes
+    assert not any("EXAMPLE" in note for note in digest.notes), "said once, beside the figures"
+    text = render_digest(digest).text
+    assert "999 calls answered within 10 seconds§ — Target" in text
+
+
+def test_a_stopped_source_is_one_line_not_also_a_list_of_overdue_releases() -> None:
+    overdue = DataNote("data.police.uk stop-and-search file", "missing", "Mar 2019", "1 May 2019")
+    found = [
+        *EVALUATIONS,
+        _e("stop_search_find_rate", FORCE, dt.date(2018, 10, 1), Status.NOT_EVALUATED, 0.3),
+    ]
+    stale = {"stop_search_find_rate": ("data.police.uk stop-and-search file", "February 2019")}
+    digest = build_digest(LEAD, FULL, PLANS, AREAS, found, {}, [overdue], FORCE, stale)
+    assert digest is not None
+    assert digest.stale == (
+        "data.police.uk stop-and-search file: no data since February 2019 (Stop and search find "
+        "rate).",
+    )
+    assert not any("overdue" in note for note in digest.notes)
+
+
+def test_a_comparison_with_a_period_that_is_not_the_one_before_says_last_judged() -> None:
+    history = [_rate(Q[0], Status.AMBER, 1.70), _rate(Q[2], Status.RED, 2.10)]
+    (line,) = _walk(HALTON, history)[0]
+    assert line.startswith("Worse while off track: ")
+    assert line.endswith("Last judged in 2024/25 Q3 (1.70 per 1,000), slightly off track then.")

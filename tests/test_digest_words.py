@@ -78,6 +78,53 @@ def test_a_window_names_every_special_cause_run_not_only_the_latest_point() -> N
     )
 
 
+def test_a_run_is_named_by_the_rule_its_points_meet_not_by_its_last_points() -> None:
+    # Twelve months above the mean, the last seven of them also rising: the run is a shift, and
+    # "12 months rising in a row" would claim a trend for five months that did not rise.
+    values = [10, 9, 11, 10, 9, 11, 10, 9, 11, 10, 9, 11, 10.6, 10.8, 10.6, 10.7, 10.5]
+    values += [10.6, 10.7, 10.8, 10.9, 11.0, 11.1]
+    text = describe_window(_points(values, "increase"), "month", lambda x: f"{x:.1f}")
+    assert text.startswith(
+        "Special cause improvement: Dec 2024 to Nov 2025, 12 months in a row above the mean."
+    )
+    assert "rising" not in text
+
+
+def test_a_rising_run_that_crosses_the_mean_is_said_as_its_trend_and_then_its_shift() -> None:
+    # Cheshire West and Chester's positive-outcome rate in the demo (2025, mean 0.199): rising
+    # from below the mean (Feb to Jul), then six months above it. The run is coloured
+    # improvement from March to December; neither "10 months rising" nor "10 months below the
+    # mean" is true of it.
+    from indicators.spc import SpcPoint
+
+    values = [0.191, 0.167, 0.183, 0.187, 0.192, 0.196, 0.225, 0.209, 0.205, 0.203, 0.211, 0.217]
+    trend = [False, True, True, True, True, True, True] + [False] * 5
+    signal = ["concern"] * 2 + ["improvement"] * 10
+    points = tuple(
+        SpcPoint(v, 0.199, 0.26, 0.14, 0.24, 0.16, None, False, True, t, False, s, d)  # type: ignore[arg-type]
+        for v, t, s, d in zip(
+            values,
+            trend,
+            signal,
+            (add_months(dt.date(2025, 1, 1), i) for i in range(12)),
+            strict=True,
+        )
+    )
+    text = describe_window(points, "month", lambda x: f"{x:.3f}")
+    assert (
+        "Special cause improvement: Feb to Jul 2025, 6 months rising in a row; "
+        "Jul to Dec 2025, 6 months in a row above the mean." in text
+    )
+
+
+def test_a_point_no_other_rule_accounts_for_is_said_with_its_own_span() -> None:
+    # Common cause, then one month far above the upper limit after six months on the mean's
+    # far side: the outside point is named by its own rule and date.
+    values = [10, 9, 11, 10, 9, 11, 10, 9, 11, 10, 9, 11, 10, 30.0]
+    text = describe_window(_points(values, "increase"), "month", lambda x: f"{x:.0f}")
+    assert "Feb 2025 at 30, above the upper process limit" in text
+
+
 def test_limits_of_a_quantity_that_cannot_be_negative_are_floored_at_zero() -> None:
     values = [1, 30, 2, 40, 1, 35, 3, 38, 2, 30, 1, 33.0]
     points = _points(values)

@@ -79,7 +79,8 @@ stale_after_days = 3650
     text = lead.get_body(("plain",)).get_content().replace("\r\n", "\n")
     # One figure per family, each from its own source.
     glance, appendix = text.split("ALSO MONITORED")
-    assert "- Halton: 2.61 | n/a | rest of force 1.80 (+44.9%) | OFF TRACK†" in glance
+    assert "- Halton: 2.61 | n/a | rest of force 1.80 (45% higher) | OFF TRACK†" in glance
+    assert "(0% lower)" not in glance, "a narrow gap keeps its decimal"
     assert "- Cheshire: 88.7% | n/a | target ≥ 90.0% | SLIGHTLY OFF TRACK‡" in glance
     assert "- ASB incidents: Cheshire 2,078; Cheshire East 688;" in appendix
     assert "- Stop and searches, 2018/19 Q3: Cheshire 592" in appendix

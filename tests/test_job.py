@@ -93,10 +93,10 @@ def test_it_emails_one_digest_per_recipient_and_a_second_run_sends_nothing(
         "Community safety 2024/25 Q4, Cheshire: 1 worse while off track, 1 still off track"
     )
     assert (
-        "- STILL OFF TRACK: ASB incidents per 1,000 residents, Halton, 2024/25 Q4: 2.01 per 1,000"
-        " against 1.24 per 1,000 in the rest of the force" in text
+        "- STILL OFF TRACK: ASB incidents per 1,000 residents, Halton, 2024/25 Q4, off track "
+        "again: 2.01 per 1,000 against 1.24 per 1,000 in the rest of the force" in text
     )
-    assert "- Cheshire: 1,463 | −37.9% | below last year (2,355) | ON TRACK†" in text
+    assert "- Cheshire: 1,463 | −37.9% | last year 2,355 | ON TRACK†" in text
     halton = _text_part(next(m for m in received if "halton@" in m["To"]))
     assert "- Halton: 2.01" in halton and "Warrington" not in halton
     state = _state(settings.database.path)
@@ -179,9 +179,9 @@ def test_a_corrupted_month_is_quarantined_and_its_figures_withheld(
     body = _text_part(lead)
     # Every figure the month feeds is held back for one reason: one line says so.
     assert (
-        "- NEWLY WITHHELD: ASB incidents, ASB incidents per 1,000 residents, Positive-outcome "
-        "rate and Crimes closed with no suspect identified, all 5 areas, 2024/25 Q4: the Feb "
-        "2025 file failed its data checks." in body
+        "- NEWLY WITHHELD: ASB incidents, Positive-outcome rate and Crimes closed with no "
+        "suspect identified, all 5 areas; ASB incidents per 1,000 residents, 4 areas, 2024/25 "
+        "Q4: the Feb 2025 file failed its data checks." in body
     )
     assert "- All 5 areas: withheld | – | – | WITHHELD" in body
     assert "crime_type_known" not in body, "check ids are the operator's, not the officer's"
@@ -285,9 +285,7 @@ def test_a_partnership_missing_from_a_month_withholds_its_quarter_with_the_reaso
         "- data.police.uk street file: figures for Feb 2025 are withheld until the data is fixed"
         " (the 2025-02 source file has no rows for Halton)." in body
     )
-    assert (
-        "all 5 areas, 2024/25 Q4: a data check failed: the 2025-02 source file has no rows" in body
-    )
+    assert "4 areas, 2024/25 Q4: a data check failed: the 2025-02 source file has no rows" in body
     with connect(settings.database.path) as db:
         assert db.rows("SELECT check_id, success FROM check_log WHERE NOT success") == [
             ("areas_present", False)
@@ -346,7 +344,8 @@ def test_an_implausible_change_is_a_warning_beside_the_figure(
 
     assert report.exit_code is ExitCode.OK
     body = _text_part(next(m for m in received if "lead@" in m["To"]))
-    line = next(x for x in body.splitlines() if x.startswith("- ASB incidents, Cheshire, "))
+    # Too few months for a chart: the warning sits on the figure's own line.
+    line = next(x for x in body.splitlines() if x.startswith("- Cheshire: 1,463 | "))
     assert line.endswith(
         "DATA WARNING: Cheshire, 2024/25 Q4: 1,463 is far from the same quarter last year"
         " (2,355); check the source."

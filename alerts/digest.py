@@ -62,7 +62,7 @@ def build_digest(
         return None
     groups = summary_groups(catalogue, plans, area_names, current, summary, by_key, force, period)
     monitored = appendix(catalogue, area_names, current, [k for k in shown if k not in judged])
-    groups, monitored, standing = _mark_standing(catalogue, notes, groups, monitored)
+    groups, monitored, standing, noted = _mark_standing(catalogue, notes, groups, monitored)
     stopped = {stale[i][0] for i, _ in tracks if i in stale}
     plan = plan_for(plans, period[0])
     scope = _scope(recipient, area_names, force)
@@ -84,7 +84,7 @@ def build_digest(
         monitored=monitored,
         stale=_stale_lines(catalogue, {i for i, _ in tracks if i in stale}, stale),
         unmeasured=_unmeasured(recipient, catalogue, plans),
-        footnotes=(*_footnotes(groups), *(f"§ {line}" for line in merge_notes(standing))),
+        footnotes=(*_footnotes(groups), *noted),
         bases=tuple(
             (i.name, i.basis) for i in catalogue.indicators if i.id in {k[0] for k in shown}
         ),
@@ -160,35 +160,50 @@ def _span(start: dt.date, grain: Grain) -> str:
     return f"{start:%B %Y} to {last:%B %Y}"
 
 
+_MARKS = ("§", "¶", "#", "**")
+"""Marks for standing notes, one per distinct note (after † and ‡ for target origins)."""
+
+
 def _mark_standing(
     catalogue: Catalogue,
     notes: Sequence[DataNote],
     groups: tuple[Group, ...],
     monitored: tuple[Monitored, ...],
-) -> tuple[tuple[Group, ...], tuple[Monitored, ...], list[DataNote]]:
-    """Mark each figure whose source has a standing note (EXAMPLE data, a known caveat) with §,
-    said once under the summary, so the caveat sits beside the figures, not only at the end.
+) -> tuple[tuple[Group, ...], tuple[Monitored, ...], list[DataNote], tuple[str, ...]]:
+    """Mark each figure whose source has a standing note (EXAMPLE data, a known caveat), one
+    mark per distinct note, said under the summary, so the caveat sits beside the figures.
 
-    Returns the marked groups and lines and the notes said as footnotes (left out of the data
-    notes). Without a summary table there is nowhere to put the footnote: nothing is marked.
+    Returns the marked groups and lines, the notes said as footnotes (left out of the data
+    notes) and the footnotes. Without a summary table there is nowhere to put a footnote:
+    nothing is marked.
     """
-    if not groups:
-        return groups, monitored, []
     standing = {n.source_id: n for n in notes if n.kind == "about" and n.source_id}
-
-    def noted(indicator_id: str) -> bool:
-        return catalogue.get(indicator_id).source in standing
-
-    used = {
-        catalogue.get(i).source
-        for i in [g.indicator_id for g in groups] + [m.indicator_id for m in monitored]
-        if noted(i)
+    shown = [g.indicator_id for g in groups] + [m.indicator_id for m in monitored]
+    used = dict.fromkeys(source for i in shown if (source := catalogue.get(i).source) in standing)
+    if not groups or not used:
+        return groups, monitored, [], ()
+    texts = list(dict.fromkeys(standing[source].text for source in used))[: len(_MARKS)]
+    mark_of = {
+        source: _MARKS[texts.index(standing[source].text)]
+        for source in used
+        if standing[source].text in texts
     }
-    marked_groups = tuple(replace(g, note_mark="§") if noted(g.indicator_id) else g for g in groups)
-    marked_lines = tuple(
-        replace(m, note_mark="§") if noted(m.indicator_id) else m for m in monitored
+
+    def mark(indicator_id: str) -> str:
+        return mark_of.get(catalogue.get(indicator_id).source, "")
+
+    said = [standing[source] for source in mark_of]
+    footnotes = tuple(
+        f"{_MARKS[n]} {line}"
+        for n, text in enumerate(texts)
+        for line in merge_notes([note for note in said if note.text == text])
     )
-    return marked_groups, marked_lines, [standing[s] for s in standing if s in used]
+    return (
+        tuple(replace(g, note_mark=mark(g.indicator_id)) for g in groups),
+        tuple(replace(m, note_mark=mark(m.indicator_id)) for m in monitored),
+        said,
+        footnotes,
+    )
 
 
 def _kept(
@@ -267,5 +282,12 @@ def _subject(period: str, scope: str, moved: Sequence[Movement], groups: Sequenc
 
 
 def _footnotes(groups: Sequence[Group]) -> tuple[str, ...]:
+    """How to read the summary: what its change column compares, what its marks mean."""
+    if not groups:
+        return ()
     marks = {(r.mark, r.origin) for g in groups for r in g.rows if r.mark}
-    return tuple(f"{mark} {origin[:1].upper()}{origin[1:]}." for mark, origin in sorted(marks))
+    quarter = any(" on " in r.last_year for g in groups for r in g.rows)
+    change = "Change: on the same period a year ago" + (
+        ", or on the quarter named where there is no figure a year ago." if quarter else "."
+    )
+    return (change, *(f"{mark} {capital(origin)}." for mark, origin in sorted(marks)))

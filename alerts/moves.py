@@ -10,7 +10,13 @@ from alerts.model import Movement
 from alerts.spc_words import run_words, special_runs
 from alerts.words import ORIGIN_WORDS, STATUS_LABELS, join, ordinal, period_noun, plural
 from indicators.changes import change, format_value
-from indicators.definitions import Indicator, Target, Threshold
+from indicators.definitions import (
+    Indicator,
+    RestOfForce,
+    SamePeriodLastYear,
+    Target,
+    Threshold,
+)
 from indicators.evaluate import Evaluation, Status
 from safer.periods import GRAIN_MONTHS, add_months
 
@@ -94,12 +100,23 @@ def _against_the_grain(
     moved = change(indicator, e.value, before.value)
     if moved is None or moved.better is None or moved.better == (kind is Kind.BETTER):
         return ""
-    what = (
-        "the target changed"
-        if isinstance(target, Threshold)
-        else "what it is compared with moved further"
-    )
-    return f" The figure itself {moved.text}, but {what}."
+    if isinstance(target, Threshold):
+        return f" The figure itself {moved.text}, but the target changed."
+    what, then, now = _compared(target, before, e)
+    fmt = functools.partial(format_value, indicator)
+    shown = f" ({fmt(then)} to {fmt(now)})" if then is not None and now is not None else ""
+    return f" The figure itself {moved.text}, but {what} moved further{shown}."
+
+
+def _compared(
+    target: Target | None, before: Evaluation, e: Evaluation
+) -> tuple[str, float | None, float | None]:
+    """What the plan compares the figure with, and its value then and now."""
+    if isinstance(target, RestOfForce):
+        return "the rest of the force", before.rest_of_force, e.rest_of_force
+    if isinstance(target, SamePeriodLastYear):
+        return "the same period a year before", before.last_year, e.last_year
+    return "what it is compared with", before.comparator, e.comparator
 
 
 def withheld(kind: Kind, e: Evaluation, figures: Sequence[tuple[str, str]]) -> Movement:

@@ -11,7 +11,7 @@ from alerts.icons import assurance_icon, variation_icon
 from alerts.lifecycle import JUDGED, Track
 from alerts.model import MonitoredItem, Row
 from alerts.spc_words import describe_window, span_text
-from alerts.words import ORIGIN_MARKS, ORIGIN_WORDS, STATUS_LABELS, plural
+from alerts.words import ORIGIN_MARKS, ORIGIN_WORDS, STATUS_LABELS, capital, plural
 from indicators.changes import change, format_value
 from indicators.definitions import (
     BaselineChange,
@@ -22,7 +22,7 @@ from indicators.definitions import (
     Target,
     Threshold,
 )
-from indicators.evaluate import Evaluation, Status
+from indicators.evaluate import OFF_TRACK, Evaluation, Status
 from safer.periods import add_months, period_label, quarter_label
 
 __all__ = ["cell", "comparison", "monitored_item", "summary_row", "target_words"]
@@ -76,9 +76,12 @@ def _streak(t: Track) -> str:
     noun = "year" if t.latest.grain == "year" else "quarter"
     if t.streak >= 2:
         return f"{plural(t.streak, noun)} running"
-    if t.streak == 1:
-        return f"this {noun}" if t.previous is not None else f"first judged {noun}"
-    return ""
+    if t.streak == 1 and t.previous is not None:
+        if (t.previous.status in OFF_TRACK) == (t.latest.status in OFF_TRACK):
+            # The same state as when last judged, with a gap between: not new, not a run.
+            return f"again (last judged {t.previous.period_label})"
+        return f"new this {noun}"
+    return f"first judged {noun}" if t.streak == 1 else ""
 
 
 def _short(indicator: Indicator, now: float | None, before: float | None) -> str:
@@ -149,8 +152,9 @@ def _gap(indicator: Indicator, value: float | None, other: float | None) -> str:
         return ""
     if gap.amount == 0:
         return " (the same)"
-    # Whole percent for a wide gap (56% higher); a narrow one keeps its decimal (0.5% lower).
-    places = 1 if gap.points or abs(gap.amount) < 10 else 0
+    # Whole percent for a wide gap (56% higher); a narrower one keeps its decimal (10.1%
+    # higher, 0.5% lower), so a gap just past a 10% tolerance never reads as 10%.
+    places = 1 if gap.points or abs(gap.amount) < 20 else 0
     size = f"{abs(gap.amount):.{places}f}{' pts' if gap.points else '%'}"
     return f" ({size} {'higher' if gap.amount > 0 else 'lower'})"
 
@@ -160,9 +164,32 @@ def _financial_year(start: int) -> str:
     return f"{start}/{(start + 1) % 100:02d}"
 
 
+_PLAIN_VARIATION = {
+    "common_cause": "normal variation",
+    "improvement_high": "unusually high, an improvement",
+    "improvement_low": "unusually low, an improvement",
+    "concern_high": "unusually high, a concern",
+    "concern_low": "unusually low, a concern",
+    "neither_high": "unusually high",
+    "neither_low": "unusually low",
+}
+_PLAIN_ASSURANCE = {
+    "consistent_pass": "will meet the target if nothing changes",
+    "consistent_fail": "will miss the target if nothing changes",
+    "hit_and_miss": "may meet or miss the target",
+}
+"""Making Data Count's icons in words without its terms; the icons' alt text keeps them."""
+
+
 def _spc_words(e: Evaluation) -> str:
-    icons = [i.alt for i in (variation_icon(e.spc_variation), assurance_icon(e.spc_assurance)) if i]
-    return "; ".join(icons) if icons else "SPC: too few points for process limits"
+    """'Latest month: normal variation; may meet or miss the target': the icons read from the
+    latest point only (the chart's sentence describes the whole window)."""
+    grain = e.series_grain
+    variation = _PLAIN_VARIATION.get(e.spc_variation)
+    if variation is None:
+        return f"Too few {grain}s yet to judge variation"
+    assurance = _PLAIN_ASSURANCE.get(e.spc_assurance)
+    return f"Latest {grain}: {variation}" + (f"; {assurance}" if assurance else "")
 
 
 def _chart(
@@ -181,9 +208,9 @@ def _chart(
     fmt = functools.partial(format_value, indicator)
     # The latest value is labelled on the chart itself; the caption says what its colours mean.
     caption = describe_window(points, grain, fmt, 0.0, ceiling, _too_few(e.spc_text))
-    assurance = assurance_icon(e.spc_assurance)
+    assurance = _PLAIN_ASSURANCE.get(e.spc_assurance)
     if assurance is not None and level is not None:
-        caption += f" {assurance.alt.removeprefix('Assurance: ').capitalize()} ({fmt(level)})."
+        caption += f" {capital(assurance)} ({fmt(level)})."
     adjective = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}[grain]
     span = span_text(points[0].date, points[-1].date, grain)
     # Monthly points under a quarterly table: the title says so, or 0.65 (December) reads as

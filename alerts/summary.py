@@ -119,9 +119,11 @@ def appendix(
             every = _areas_text([i.area for i in items])
             items = (replace(items[0], area=every, covers=items),)
         periods = sorted({t.latest.period_label for t in found})
-        lines.append(
-            Monitored(indicator_id, indicator.name, " / ".join(periods), items, _why(found))
-        )
+        why = _why(found)
+        if not any(i.change for i in items) and any(i.status is not Status.WITHHELD for i in items):
+            # Said once for the line, not "(no earlier figure)" after every area.
+            why = "; ".join(x for x in (why, "no earlier figure to compare with") if x)
+        lines.append(Monitored(indicator_id, indicator.name, " / ".join(periods), items, why))
     return tuple(lines)
 
 

@@ -42,6 +42,8 @@ def condition_of(check: Check) -> str | None:
         return f"{_q(rule.column)} IS NOT NULL AND {_q(rule.column)} NOT IN ({allowed})"
     if isinstance(rule, UnexpectedRows):
         if rule.condition is None:
+            if rule.aggregate is not None:
+                return None  # counted by ``_measure``, over the whole file
             raise CheckError(f"check {check.id}: its rule is a query, not a row condition")
         return rule.condition.replace("{{", "{").replace("}}", "}")
     if isinstance(rule, (ColumnsExactly, RowCountBetween)):
@@ -62,7 +64,7 @@ def check_files(
     put in ``totals`` when given."""
     expected = next((c for c in checks if isinstance(c.rule, ColumnsExactly)), None)
     fit = [f for f in files if expected is None or _header_ok(expected, headers.get(f, ()))]
-    row_checks = [(c, cond) for c in checks if (cond := condition_of(c)) is not None]
+    row_checks = [(c, sql) for c in checks if (sql := _measure(c)) is not None]
     counts = _counts(db, table, row_checks) if fit else {}
     found: dict[str, list[CheckResult]] = {}
     for name in files:
@@ -94,9 +96,18 @@ def _drift(check: Check, header: tuple[str, ...]) -> CheckResult:
 def _counts(
     db: Database, table: str, row_checks: Sequence[tuple[Check, str]]
 ) -> dict[str, list[int]]:
-    filters = "".join(f", count(*) FILTER (WHERE {cond})" for _, cond in row_checks)
+    filters = "".join(f", {sql}" for _, sql in row_checks)
     rows = db.rows(f"SELECT filename, count(*){filters} FROM {_q(table)} GROUP BY filename")
     return {str(row[0]): [int(v) for v in row[1:]] for row in rows}
+
+
+def _measure(check: Check) -> str | None:
+    """The check's failing rows in one file, as an aggregate (None for a table rule)."""
+    rule = check.rule
+    if isinstance(rule, UnexpectedRows) and rule.condition is None and rule.aggregate:
+        return rule.aggregate.replace("{{", "{").replace("}}", "}")
+    condition = condition_of(check)
+    return None if condition is None else f"count(*) FILTER (WHERE {condition})"
 
 
 def _results(
@@ -124,15 +135,22 @@ def sample_rows(
 ) -> tuple[dict[str, Any], ...]:
     """The first failing rows of one file in ``table`` (a month's files read in order, with a
     ``filename`` column), numbered as its data rows (line = record_no + 1)."""
-    condition = condition_of(check)
-    if condition is None:
-        return ()
-    rows = db.dicts(
-        "SELECT * FROM (SELECT row_number() OVER (ORDER BY rowid) AS record_no, * "
-        f"FROM {_q(table)} WHERE filename = $1) "
-        f"WHERE {condition} ORDER BY record_no LIMIT {SAMPLE_ROWS}",
-        [filename],
+    numbered = (
+        "(SELECT row_number() OVER (ORDER BY rowid) AS record_no, * "
+        f"FROM {_q(table)} WHERE filename = $1)"
     )
+    rule = check.rule
+    if isinstance(rule, UnexpectedRows) and rule.condition is None and rule.aggregate:
+        query = rule.query.replace("{batch}", numbered).replace("{{", "{").replace("}}", "}")
+        rows = db.dicts(f"{query} ORDER BY 1 LIMIT {SAMPLE_ROWS}", [filename])
+    else:
+        condition = condition_of(check)
+        if condition is None:
+            return ()
+        rows = db.dicts(
+            f"SELECT * FROM {numbered} WHERE {condition} ORDER BY record_no LIMIT {SAMPLE_ROWS}",
+            [filename],
+        )
     return tuple({k: v for k, v in row.items() if k != "filename"} for row in rows)
 
 

@@ -19,7 +19,9 @@ __all__ = [
     "TABLE_RULES",
     "UnexpectedRows",
     "ValuesInSet",
+    "few_duplicates",
     "rows_where",
+    "some_rows_where",
 ]
 
 
@@ -73,6 +75,9 @@ class UnexpectedRows:
     condition: str | None = None
     """The same rows as a condition on one row of the batch (braces doubled too), when the
     check is that simple: then many files can be checked in one pass (``checks.bulk``)."""
+    aggregate: str | None = None
+    """Or, for a check on the table as a whole, the number of failing rows as one SQL
+    aggregate over the batch (braces doubled too): what ``checks.bulk`` computes per file."""
 
 
 def rows_where(condition: str, *columns: str) -> UnexpectedRows:
@@ -80,6 +85,34 @@ def rows_where(condition: str, *columns: str) -> UnexpectedRows:
     Column names are quoted here; the condition is SQL written by the suite."""
     shown = ", ".join(["record_no", *(f'"{c}"' for c in columns)])
     return UnexpectedRows(f"SELECT {shown} FROM {{batch}} WHERE {condition}", condition)
+
+
+def few_duplicates(column: str, share: float) -> UnexpectedRows:
+    """Values of ``column`` repeated on other rows are at most ``share`` of the rows that give
+    it; beyond that, each copy after the first fails (a file published twice over)."""
+    c = _quote(column)
+    extra = f"(count({c}) - count(DISTINCT {c}))"
+    failing = f"CASE WHEN {extra} > {share!r} * count({c}) THEN {extra} ELSE 0 END"
+    copies = (
+        f"SELECT record_no, {c}, row_number() OVER (PARTITION BY {c} ORDER BY record_no) AS copy "
+        f"FROM {{batch}} WHERE {c} IS NOT NULL"
+    )
+    query = (
+        f"SELECT record_no, {c} FROM ({copies}) WHERE copy > 1 "
+        f"AND (SELECT {failing} FROM {{batch}}) > 0"
+    )
+    return UnexpectedRows(query, aggregate=failing)
+
+
+def some_rows_where(condition: str) -> UnexpectedRows:
+    """At least one row meets ``condition`` (braces doubled); a batch with none fails once."""
+    found = f"count(*) FILTER (WHERE {condition})"
+    query = f"SELECT {found} AS rows_found FROM {{batch}} HAVING {found} = 0"
+    return UnexpectedRows(query, aggregate=f"CASE WHEN {found} = 0 THEN 1 ELSE 0 END")
+
+
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)

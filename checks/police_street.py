@@ -14,12 +14,39 @@ from checks.models import (
     NotNull,
     RowCountBetween,
     Severity,
+    UnexpectedRows,
     ValuesInSet,
+    few_duplicates,
     rows_where,
+    some_rows_where,
 )
 from safer.periods import month_label
 
-__all__ = ["ASB", "CRIME_TYPES", "STREET_COLUMNS", "street_suite"]
+__all__ = [
+    "ASB",
+    "CRIME_TYPES",
+    "DUPLICATE_ID_SHARE",
+    "FORCE_LADS",
+    "IN_USE",
+    "MOSTLY_OUTSIDE",
+    "STREET_COLUMNS",
+    "against_in_use",
+    "street_suite",
+]
+
+IN_USE = "in_use"
+"""The staging file's table of the month's version in use: ``rows``, ``asb_rows`` (no row when
+the month is new)."""
+FORCE_LADS = "force_lads"
+"""The staging file's table of the force's local authorities: ``lad_name``, lower case."""
+MOSTLY_OUTSIDE = 0.5
+"""A month with more than this share of rows outside the force's local authorities is held
+back: the real Cheshire months have 2-3% (rows just over the border, or with no location)."""
+
+DUPLICATE_ID_SHARE = 0.02
+"""Copies of a Crime ID beyond its first, as a share of the crimes in a month, above which the
+file is held back. The 21 real Cheshire months in ../shared/data repeat at most 0.34% (25 of
+7,253 crimes, Nov 2018; 11 months repeat none); a file published twice over repeats 50%."""
 
 STREET_COLUMNS = (
     "Crime ID",
@@ -96,6 +123,19 @@ def street_suite(
             rows_where(f'"Crime type" = \'{ASB}\' AND "Crime ID" IS NOT NULL', "Crime ID"),
         ),
         Check(
+            "crime_ids_rarely_repeat",
+            error,
+            f"a Crime ID appears on more than one row for at most {DUPLICATE_ID_SHARE:.0%} of "
+            "crimes (a file with rows repeated is held back)",
+            few_duplicates("Crime ID", DUPLICATE_ID_SHARE),
+        ),
+        Check(
+            "asb_rows_present",
+            error,
+            "the month has anti-social behaviour rows",
+            some_rows_where(f"\"Crime type\" = '{ASB}'"),
+        ),
+        Check(
             "lsoa_code_format",
             error,
             "every LSOA code looks like E01nnnnnn or W01nnnnnn",
@@ -132,5 +172,47 @@ def street_suite(
             warning,
             "every Last outcome category is in the outcome mapping",
             ValuesInSet("Last outcome category", outcome_labels),
+        ),
+    ]
+
+
+def against_in_use(tolerance: float, lad_of: str) -> list[Check]:
+    """Checks of a month against what is in use, over ``in_use`` and ``force_lads`` written
+    beside the batch: a revision that moves the month's rows or ASB rows by more than
+    ``tolerance`` is held for review (the version in use stays), and so is a month whose rows
+    lie mostly outside the force. ``lad_of`` is the SQL for a row's local authority, from
+    ``"LSOA name"`` (braces doubled; unqualified, as GX puts the batch in a subquery)."""
+    counts = (
+        f"SELECT count(*) AS rows_now, count(*) FILTER (WHERE \"Crime type\" = '{ASB}') "
+        "AS asb_now FROM {batch}"
+    )
+    moved = (
+        f"SELECT p.rows AS rows_in_use, s.rows_now, p.asb_rows AS asb_in_use, s.asb_now "
+        f"FROM ({counts}) s, {IN_USE} p WHERE p.rows > 0 AND ("
+        f"abs(s.rows_now - p.rows) > {tolerance!r} * p.rows OR "
+        f"abs(s.asb_now - p.asb_rows) > {tolerance!r} * greatest(p.asb_rows, 1))"
+    )
+    outside = (
+        "SELECT count(*) AS rows_outside, (SELECT count(*) FROM {batch}) AS rows_in_file "
+        f'FROM {{batch}} WHERE "LSOA name" IS NULL OR {lad_of} NOT IN '
+        f"(SELECT lad_name FROM {FORCE_LADS}) "
+        f"HAVING count(*) > {MOSTLY_OUTSIDE!r} * (SELECT count(*) FROM {{batch}})"
+    )
+    error = Severity.ERROR
+    return [
+        Check(
+            "revision_within_tolerance",
+            error,
+            f"a republished month moves its rows and its ASB rows by at most {tolerance:.0%} "
+            "against the version in use (a bigger change is held for review; the version in "
+            "use stays)",
+            UnexpectedRows(moved),
+        ),
+        Check(
+            "rows_mostly_in_force",
+            error,
+            f"at most {MOSTLY_OUTSIDE:.0%} of the month's rows lie outside the force's local "
+            "authorities",
+            UnexpectedRows(outside),
         ),
     ]

@@ -17,11 +17,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from checks.models import Check, CheckResult, Severity
 from checks.parse import parse_result
-from pipelines.db import Database, DatabaseError
+from pipelines.db import Database, DatabaseError, connect_staging
 from pipelines.http import FetchPolicy
 from pipelines.landing import Landed, land
 from pipelines.ledger import LedgerEntry, record_checks, record_ledger, record_quarantine
@@ -103,6 +103,25 @@ class SourceContext:
     asked (every wanted month is tried)."""
     nothing_new: bool = False
     """The API says nothing changed since the last complete sync: revisit nothing."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A small table written into a staging file beside the batch, for checks that compare
+    the file with what is in use (the version it would replace, the force's areas)."""
+
+    columns: tuple[str, ...]
+    """Column definitions: ``("rows BIGINT", "asb_rows BIGINT")``."""
+    rows: tuple[tuple[object, ...], ...]
+
+
+@runtime_checkable
+class Referenced(Protocol):
+    """A source whose checks read what is in use: it names the tables they need."""
+
+    def references(
+        self, db: Database, settings: Settings, wanted: Wanted
+    ) -> dict[str, Reference]: ...
 
 
 class Source(Protocol):
@@ -288,7 +307,7 @@ def _load(
     batch_id = f"{source.id}:{force}:{wanted.slot}:{landed.sha256[:12]}"
     staging = staging_path(ctx.settings.paths.data_dir, batch_id)
     try:
-        results, periods = _check(source, ctx, wanted, landed.path, staging)
+        results, periods = _check(db, source, ctx, wanted, landed.path, staging)
     except CheckError as exc:
         # The checks could not run: neither load nor quarantine a file nobody has checked.
         _record_failure(db, source, ctx, wanted, started, landed.url, str(exc))
@@ -318,7 +337,12 @@ def _load(
 
 
 def _check(
-    source: Source, ctx: SourceContext, wanted: Wanted, landed: Path, staging: Path
+    db: Database,
+    source: Source,
+    ctx: SourceContext,
+    wanted: Wanted,
+    landed: Path,
+    staging: Path,
 ) -> tuple[list[CheckResult], tuple[dt.date, ...]]:
     """Stage the file and run its suites; the results and the periods the file holds."""
     from checks.gx_runner import run_suite  # GX only when there is a batch to check
@@ -334,9 +358,21 @@ def _check(
     if not parsed.success:
         return [parsed], periods  # GX on a partial file would only repeat the same story
     results = [parsed]
+    if isinstance(source, Referenced):
+        _write_references(staged.path, source.references(db, ctx.settings, wanted))
     for table, checks in source.checks(ctx, wanted, staged).items():
         results += run_suite(staged.path, table, f"{source.suite}_{table}", checks)
     return results, periods
+
+
+def _write_references(staging: Path, tables: Mapping[str, Reference]) -> None:
+    """Write each reference table into the staging file, for the suite to read."""
+    with connect_staging(staging) as stg:
+        for name, table in tables.items():
+            stg.execute(f"CREATE OR REPLACE TABLE {name} ({', '.join(table.columns)})")
+            if table.rows:
+                marks = ", ".join("?" * len(table.columns))
+                stg.executemany(f"INSERT INTO {name} VALUES ({marks})", list(table.rows))
 
 
 def _known(wanted: Wanted) -> tuple[dt.date, ...]:

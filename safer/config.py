@@ -122,6 +122,10 @@ class PoliceUkMonthlyConfig(FetchConfig):
 class PoliceUkStreetConfig(PoliceUkMonthlyConfig):
     """The street-level crime and ASB file (``{month}-{force}-street.csv``)."""
 
+    revision_tolerance: Annotated[float, Field(gt=0, le=10)] = 0.2
+    """A republished month whose rows or ASB rows move by more than this share against the
+    version in use is held for review (quarantined; the version in use stays)."""
+
 
 class PoliceUkOutcomesConfig(PoliceUkMonthlyConfig):
     """The outcomes file (``{month}-{force}-outcomes.csv``): outcomes by month recorded."""

@@ -14,7 +14,7 @@ import gzip
 import itertools
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -254,7 +254,8 @@ def test_each_corruption_fails_only_its_check(corrupted: Corrupted) -> None:
     expected = set(ROW_CORRUPTIONS.values()) | {"row_count_plausible"}
     assert failing(list(corrupted.run.results.values())) == expected
     passing = ALL_CHECKS - expected
-    assert passing == {"columns_as_published"}
+    # One ASB row given a crime's ID repeats one Crime ID: far below the repeat bar.
+    assert passing == {"columns_as_published", "crime_ids_rarely_repeat", "asb_rows_present"}
     for check_id in passing - {"columns_as_published"}:
         assert corrupted.run.results[check_id].unexpected_count == 0
 
@@ -401,3 +402,77 @@ def test_crime_types_cover_the_real_month(clean_run: Run) -> None:
         found = {str(row[0]) for row in db.rows(f'SELECT DISTINCT "Crime type" FROM {TABLE}')}
     assert found <= set(CRIME_TYPES)
     assert ASB in found
+
+
+def _altered_month(
+    folder: Path, name: str, alter: Callable[[list[list[str]], dict[str, int]], list[list[str]]]
+) -> Path:
+    """The whole real June 2025 month, altered by ``alter``, as a plain CSV."""
+    header, rows = read_rows(MONTH_FILE)
+    return write_csv(
+        folder / f"{name}.csv", header, alter(rows, {c: i for i, c in enumerate(header)})
+    )
+
+
+ALTERATIONS: dict[str, Callable[[list[list[str]], dict[str, int]], list[list[str]]]] = {
+    # Republished with every row twice: ASB for the quarter +100%, every Crime ID repeated.
+    "every_row_twice": lambda rows, col: rows + rows,
+    # The ASB rows dropped from the file.
+    "no_asb_rows": lambda rows, col: [r for r in rows if r[col["Crime type"]] != ASB],
+}
+CAUGHT_BY = {"every_row_twice": "crime_ids_rarely_repeat", "no_asb_rows": "asb_rows_present"}
+
+
+@pytest.mark.parametrize("name", sorted(ALTERATIONS))
+def test_a_real_month_altered_as_a_republication_might_be_is_held_back(
+    name: str, tmp_path: Path, labels: tuple[str, ...]
+) -> None:
+    """GX (a normal run) and the bulk path (a backfill) give the same verdict on each."""
+    from checks.bulk import check_files, sample_rows
+
+    source = _altered_month(tmp_path, name, ALTERATIONS[name])
+    _, original = read_rows(MONTH_FILE)
+    database = tmp_path / "staging.duckdb"
+    stage(source, database)
+    checks = street_suite(PERIOD, len(original) // 2, len(original) * 2, labels)
+    gx = by_id(run_suite(database, TABLE, f"street_{name}", checks))
+    assert failing(list(gx.values())) == {CAUGHT_BY[name]}
+
+    with connect_staging(tmp_path / "bulk.duckdb") as db:
+        quoted = str(source).replace("'", "''")
+        db.execute(
+            f"CREATE TABLE scan AS SELECT * FROM read_csv('{quoted}', header=true, "
+            "all_varchar=true, filename=true)"
+        )
+        header = tuple(read_rows(MONTH_FILE, 0)[0])
+        bulk = by_id(
+            check_files(db, "scan", [str(source)], checks, {str(source): header})[str(source)]
+        )
+        assert failing(list(bulk.values())) == {CAUGHT_BY[name]}
+        found = bulk[CAUGHT_BY[name]]
+        assert found.unexpected_count == gx[CAUGHT_BY[name]].unexpected_count
+        sample = sample_rows(db, "scan", str(source), found.check)
+    if name == "every_row_twice":
+        copies = len(original) - sum(1 for r in original if r[0] == "")  # one per crime
+        assert gx[CAUGHT_BY[name]].unexpected_count == copies
+        first = gx[CAUGHT_BY[name]].sample[0]
+        assert first["record_no"] == len(original) + 1 + next(
+            i for i, r in enumerate(original) if r[0]
+        ), "the first copy is named by its row"
+        assert sample[0]["record_no"] == first["record_no"]
+    else:
+        assert gx[CAUGHT_BY[name]].sample == ({"rows_found": 0},) == sample
+
+
+def test_the_real_months_repeat_crime_ids_well_below_the_bar() -> None:
+    """The bar is set above what data.police.uk really publishes: every bundled month passes."""
+    from checks.police_street import DUPLICATE_ID_SHARE
+
+    with connect_staging(Path(":memory:")) as db:
+        for path in sorted(STREET_DIR.glob("*-street.csv.gz")):
+            quoted = str(path).replace("'", "''")
+            given, distinct = db.rows(
+                f'SELECT count("Crime ID"), count(DISTINCT "Crime ID") FROM read_csv(\'{quoted}\', '
+                "all_varchar=true)"
+            )[0]
+            assert given - distinct <= DUPLICATE_ID_SHARE / 5 * given, path.name

@@ -188,9 +188,9 @@ def test_one_indicator_walked_through_four_quarters_is_worded_by_its_history() -
     ]
     assert [r.streak for d in sent for r in d.rows] == [
         "first judged quarter",
-        "this quarter",
+        "new this quarter",
         "2 quarters running",
-        "this quarter",
+        "new this quarter",
     ]
     text = render_digest(sent[2]).text
     assert "- STILL OFF TRACK: ASB incidents per 1,000 residents, Halton, 2025/26 Q1" in text
@@ -267,16 +267,21 @@ def test_off_track_after_a_gap_is_off_track_again_not_still_or_newly() -> None:
         f"again: 2.10 per 1,000 against 1.60 {ORIGIN}. Last judged in 2024/25 Q3 "
         "(2.00 per 1,000), off track then too."
     ]
+    (row,) = _digest(HALTON, found=history, notes=[]).rows
+    assert row.streak == "again (last judged 2024/25 Q3)", "not 'new', not a run"
 
 
 def test_worse_while_the_figure_improved_says_the_figure_improved() -> None:
     # Slightly off track at 1.96, off track at 1.59: the rest of the force fell further.
-    history = [_rate(Q[2], Status.AMBER, 1.96), _rate(Q[3], Status.RED, 1.59)]
+    history = [
+        _rate(Q[2], Status.AMBER, 1.96, rest_of_force=1.80),
+        _rate(Q[3], Status.RED, 1.59, rest_of_force=1.20),
+    ]
     (line,) = _walk(HALTON, history)[0]
     assert line.startswith("Worse while off track: ")
     assert line.endswith(
         "Slightly off track in 2025/26 Q1 (1.96 per 1,000). The figure itself fell 18.9%, "
-        "but what it is compared with moved further."
+        "but the rest of the force moved further (1.80 per 1,000 to 1.20 per 1,000)."
     )
     rising = [_rate(Q[2], Status.AMBER, 1.50), _rate(Q[3], Status.RED, 1.70)]
     assert _walk(HALTON, rising)[0][0].endswith("(1.50 per 1,000)."), "no caveat when it agrees"

@@ -248,3 +248,79 @@ def test_only_recent_loaded_months_are_revisited(
 
     expected = [6] if revisit == 0 else [5, 6]
     assert [o.period.month for o in again] == expected
+
+
+def _with_asb_rows_twice(body: bytes) -> bytes:
+    """The month republished with every ASB row twice (ASB has no Crime ID to repeat)."""
+    lines = body.splitlines(keepends=True)
+    asb = [line for line in lines[1:] if b",Anti-social behaviour," in line]
+    return b"".join([*lines, *asb])
+
+
+def test_a_revision_that_moves_the_month_too_far_is_held_and_the_version_in_use_stays(
+    tmp_path: Path, httpserver: HTTPServer, clock: Clock
+) -> None:
+    body = street_bytes(JUNE)
+    doubled = _with_asb_rows_twice(body)
+    httpserver.expect_ordered_request(PATH).respond_with_data(body, content_type="text/csv")
+    httpserver.expect_ordered_request(PATH).respond_with_data(doubled, content_type="text/csv")
+    settings = _settings(tmp_path, httpserver.url_for(""))
+    [first] = _sync(settings, clock)
+    with _db(settings) as db:
+        before = db.scalar(
+            "SELECT count(*) FROM police_street WHERE crime_type = 'Anti-social behaviour'"
+        )
+
+    [second] = _sync(settings, clock)
+
+    assert (first.outcome, second.outcome) == ("loaded", "quarantined")
+    assert "revision_within_tolerance" in second.message
+    assert f"asb_in_use {before}" in second.message and f"asb_now {2 * before}" in second.message
+    with _db(settings) as db:
+        assert (
+            db.scalar(
+                "SELECT count(*) FROM police_street WHERE crime_type = 'Anti-social behaviour'"
+            )
+            == before
+        )
+        assert db.scalar("SELECT count(DISTINCT batch_id) FROM police_street") == 1
+
+
+def test_a_small_revision_is_loaded_and_the_tolerance_is_the_operators(
+    tmp_path: Path, httpserver: HTTPServer, clock: Clock
+) -> None:
+    body = street_bytes(JUNE)
+    doubled = _with_asb_rows_twice(body)
+    httpserver.expect_ordered_request(PATH).respond_with_data(body, content_type="text/csv")
+    httpserver.expect_ordered_request(PATH).respond_with_data(doubled, content_type="text/csv")
+    config = write_config(tmp_path, httpserver.url_for(""), [JUNE])
+    text = config.read_text().replace("min_rows = 100", "min_rows = 100\nrevision_tolerance = 1.5")
+    settings = load_config(config.write_text(text) and config)
+    _sync(settings, clock)
+
+    [second] = _sync(settings, clock)
+
+    assert second.outcome == "revised", second.message
+
+
+def test_a_month_whose_rows_lie_mostly_in_another_force_is_held_back(
+    tmp_path: Path, httpserver: HTTPServer, clock: Clock
+) -> None:
+    rows = _published_rows(JUNE)
+    for row in rows[: len(rows) * 3 // 4]:
+        row["LSOA name"] = "Manchester 001A"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    httpserver.expect_request(PATH).respond_with_data(
+        out.getvalue().encode(), content_type="text/csv"
+    )
+    settings = _settings(tmp_path, httpserver.url_for(""))
+
+    [outcome] = _sync(settings, clock)
+
+    assert outcome.outcome == "quarantined", outcome.message
+    assert "rows_mostly_in_force" in outcome.message
+    with _db(settings) as db:
+        assert db.scalar("SELECT count(*) FROM police_street") == 0

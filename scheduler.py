@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import logging
 import os
 import sys
@@ -22,7 +23,7 @@ from safer import commands, stopping
 from safer.commands import run_once
 from safer.config import Settings, load_config, smtp_password
 from safer.errors import SaferError
-from safer.logs import configure_logging
+from safer.logs import configure_logging, printable
 
 __all__ = ["cli", "main", "run_once"]
 
@@ -184,6 +185,20 @@ def _add_config(command: argparse.ArgumentParser) -> None:
     )
 
 
+def local_fault(exc: OSError) -> str:
+    """'cannot use /srv/safer/var: File exists (a file where a folder should be)'."""
+    where = exc.filename if exc.filename is not None else "a local file"
+    why = exc.strerror or str(exc)
+    hint = {
+        errno.EEXIST: " (a file where a folder should be)",
+        errno.ENOTDIR: " (a file where a folder should be)",
+        errno.EACCES: " (no permission: check the folder's owner and mode)",
+        errno.EROFS: " (a read-only file system)",
+        errno.ENOSPC: " (the disk is full)",
+    }.get(exc.errno or 0, "")
+    return f"cannot use {printable(str(where))}: {why}{hint}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     try:
@@ -197,6 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _dispatch(settings, args)
     except SaferError as exc:
         logger.error("%s", exc)
+        code = 1
+    except OSError as exc:
+        # Our own files, not the data: a full disk, a read-only folder, a file where a folder
+        # should be. One line naming the path, not a traceback.
+        logger.error("%s", local_fault(exc))
         code = 1
     except Exception as exc:
         from pipelines.db import database_problem

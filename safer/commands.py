@@ -12,13 +12,14 @@ import getpass
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from safer.config import Settings, load_config
 from safer.errors import SaferError
+from safer.logs import printable
 
 if TYPE_CHECKING:
     from pipelines.db import Database
@@ -176,7 +177,8 @@ def status_command(settings: Settings, as_json: bool, check: bool) -> int:
             *(before if isinstance(before, list) else []),
         ]
         found["healthy"] = False
-    print(json.dumps(found, indent=2, default=str) if as_json else "\n".join(render(found)))
+    # JSON escapes control characters itself; the terminal view shows them as \x1b.
+    print(json.dumps(found, indent=2, default=str) if as_json else _lines(render(found)))
     return 1 if check and not found["healthy"] else 0
 
 
@@ -283,7 +285,7 @@ def _quarantine_action(settings: Settings, args: argparse.Namespace) -> int:
             lines = _show_quarantined(db, settings, args.batch_id)
         else:
             lines = _release(db, settings, args.batch_id, args.by or _login(), args.note)
-    print("\n".join(lines))
+    print(_lines(lines))
     return 0
 
 
@@ -372,3 +374,9 @@ def _resend(settings: Settings, run_id: str, recipient: str | None) -> int:
         counts["failed"],
     )
     return int(ExitCode.DIGEST_NOT_SENT if counts["pending"] or counts["failed"] else ExitCode.OK)
+
+
+def _lines(lines: Iterable[str]) -> str:
+    """Lines for the terminal, each with control characters escaped: file names and sample
+    values come from sources and may carry escape sequences."""
+    return "\n".join(printable(line) for line in lines)

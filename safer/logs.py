@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-__all__ = ["configure_logging", "redact", "reset_logging"]
+__all__ = ["configure_logging", "printable", "redact", "reset_logging"]
 
 _HUMAN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REDACTED = "[redacted]"
@@ -55,6 +55,15 @@ def _redacting_factory(secrets: tuple[str, ...]) -> Callable[..., logging.LogRec
 
     factory.safer_inner = make  # type: ignore[attr-defined]
     return factory
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (a file name from a source can carry
+    an escape sequence that rewrites the operator's screen) shown as ``\\x1b``, ``\\n``."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

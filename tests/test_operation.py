@@ -438,3 +438,25 @@ def test_logs_are_json_lines_off_a_terminal_and_never_carry_the_password() -> No
     assert lines[0]["message"] == "login as safer with [redacted]"
     assert "hunter2-secret" not in stream.getvalue()
     assert "auth failed for [redacted]" in stream.getvalue()
+
+
+def test_a_data_folder_that_is_a_file_is_one_line_naming_it_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/unused", ["2025-01"])
+    (tmp_path / "var").write_text("not a folder")  # data_dir = "var" in the config
+
+    done = subprocess.run(
+        [sys.executable, "-m", "scheduler", "run", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    [line] = [json.loads(x) for x in done.stderr.splitlines() if '"ERROR"' in x]
+    assert line["message"] == (
+        f"cannot use {tmp_path / 'var'}: File exists (a file where a folder should be)"
+    )

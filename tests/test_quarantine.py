@@ -351,3 +351,23 @@ def test_every_quarantine_command_has_help(action: str, capsys: pytest.CaptureFi
 
     assert exited.value.code == 0
     assert "--config" in capsys.readouterr().out
+
+
+def test_names_from_a_source_reach_the_terminal_with_control_characters_escaped(
+    tmp_path: Path, source: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file name carrying an escape sequence (one that would clear the operator's screen)."""
+    base_url, _ = source
+    config = _quarantined(tmp_path, base_url, capsys)
+    with connect(load_config(Path(config)).database.path) as db:
+        for table in ("load_ledger", "quarantine"):
+            db.execute(f"UPDATE {table} SET file_path = file_path || chr(27) || '[2J.csv'")
+
+    for command in (["quarantine", "list"], ["status"]):
+        assert main([*command, "--config", config]) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out, command
+    batch_id = _batch_id(config, capsys)
+    assert main(["quarantine", "show", batch_id, "--config", config]) == 0
+    shown = capsys.readouterr().out
+    assert "\x1b" not in shown and "\\x1b[2J.csv" in shown

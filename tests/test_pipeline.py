@@ -257,45 +257,49 @@ def _with_asb_rows_twice(body: bytes) -> bytes:
     return b"".join([*lines, *asb])
 
 
+def _publish_then_double_asb(httpserver: HTTPServer) -> None:
+    """June as published, then republished with its ASB rows twice."""
+    body = street_bytes(JUNE)
+    httpserver.expect_ordered_request(PATH).respond_with_data(body, content_type="text/csv")
+    doubled = _with_asb_rows_twice(body)
+    httpserver.expect_ordered_request(PATH).respond_with_data(doubled, content_type="text/csv")
+
+
+def _asb_rows(settings: Settings) -> int:
+    with _db(settings) as db:
+        return int(
+            db.scalar(
+                "SELECT count(*) FROM police_street WHERE crime_type = 'Anti-social behaviour'"
+            )
+        )
+
+
 def test_a_revision_that_moves_the_month_too_far_is_held_and_the_version_in_use_stays(
     tmp_path: Path, httpserver: HTTPServer, clock: Clock
 ) -> None:
-    body = street_bytes(JUNE)
-    doubled = _with_asb_rows_twice(body)
-    httpserver.expect_ordered_request(PATH).respond_with_data(body, content_type="text/csv")
-    httpserver.expect_ordered_request(PATH).respond_with_data(doubled, content_type="text/csv")
+    _publish_then_double_asb(httpserver)
     settings = _settings(tmp_path, httpserver.url_for(""))
     [first] = _sync(settings, clock)
-    with _db(settings) as db:
-        before = db.scalar(
-            "SELECT count(*) FROM police_street WHERE crime_type = 'Anti-social behaviour'"
-        )
+    before = _asb_rows(settings)
 
     [second] = _sync(settings, clock)
 
     assert (first.outcome, second.outcome) == ("loaded", "quarantined")
     assert "revision_within_tolerance" in second.message
     assert f"asb_in_use {before}" in second.message and f"asb_now {2 * before}" in second.message
+    assert _asb_rows(settings) == before
     with _db(settings) as db:
-        assert (
-            db.scalar(
-                "SELECT count(*) FROM police_street WHERE crime_type = 'Anti-social behaviour'"
-            )
-            == before
-        )
         assert db.scalar("SELECT count(DISTINCT batch_id) FROM police_street") == 1
 
 
 def test_a_small_revision_is_loaded_and_the_tolerance_is_the_operators(
     tmp_path: Path, httpserver: HTTPServer, clock: Clock
 ) -> None:
-    body = street_bytes(JUNE)
-    doubled = _with_asb_rows_twice(body)
-    httpserver.expect_ordered_request(PATH).respond_with_data(body, content_type="text/csv")
-    httpserver.expect_ordered_request(PATH).respond_with_data(doubled, content_type="text/csv")
+    _publish_then_double_asb(httpserver)
     config = write_config(tmp_path, httpserver.url_for(""), [JUNE])
     text = config.read_text().replace("min_rows = 100", "min_rows = 100\nrevision_tolerance = 1.5")
-    settings = load_config(config.write_text(text) and config)
+    config.write_text(text)
+    settings = load_config(config)
     _sync(settings, clock)
 
     [second] = _sync(settings, clock)

@@ -140,7 +140,7 @@ def test_nothing_is_fetched_from_the_network(browser: Browser, tmp_path: Path) -
             self.send_error(404)
 
         def log_message(self, *args: object) -> None:
-            pass
+            """Quiet: the test reads ``requests``, not the server's log."""
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -1,6 +1,6 @@
 """The ``safer`` command: ``safer run`` for one pass (cron, systemd timers, containers),
 ``safer schedule`` to run it on cron triggers, ``safer status`` for the operator, ``safer export``,
-``safer quarantine list|show|release`` for batches held back by checks, ``safer digest
+``safer quarantine list|show|release|refetch`` for batches held back by checks, ``safer digest
 --preview|--resend`` to look at digests before they go or send them again, and ``safer doctor``
 and ``safer backup`` for the database file (README, "Recovery").
 
@@ -159,7 +159,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _add_quarantine(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     quarantine = commands.add_parser(
-        "quarantine", help="list, show or release batches held back by their checks"
+        "quarantine", help="list, show, release or refetch batches held back by their checks"
     )
     actions = quarantine.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="one line per batch in quarantine")
@@ -168,11 +168,14 @@ def _add_quarantine(commands: argparse._SubParsersAction[argparse.ArgumentParser
     )
     show = actions.add_parser("show", help="a batch's failed checks, failing rows and history")
     release = actions.add_parser("release", help="put a reviewed batch into use")
-    for action in (show, release):
+    refetch = actions.add_parser(
+        "refetch", help="fetch a batch's file again and check it anew (after a local fault)"
+    )
+    for action in (show, release, refetch):
         action.add_argument("batch_id", metavar="ID", help="the batch ID, as the list shows it")
     release.add_argument("--by", help="who reviewed it (default: the login name)")
     release.add_argument("--note", help="why it is fit to use; kept in the ledger")
-    for action in (listing, show, release):
+    for action in (listing, show, release, refetch):
         _add_config(action)
 
 

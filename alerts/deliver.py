@@ -30,6 +30,8 @@ from alerts.outbox import (
     store_digest,
 )
 from alerts.render import render_digest
+from alerts.revisions import NOTHING_SENT, SentRecord
+from alerts.sent import sent_record
 from indicators.definitions import Catalogue, Plan
 from indicators.evaluate import Evaluation
 from pipelines.db import Database
@@ -47,6 +49,7 @@ __all__ = [
     "notified",
     "preview_digest",
     "send_queued",
+    "sent_record",
     "stale_indicators",
 ]
 
@@ -99,8 +102,9 @@ def deliver(
     stored = []
     for recipient in settings.recipients:
         told = notified(db, recipient.email)
+        sent = sent_record(db, recipient.email, settings.force.id)
         digest = build_digest(
-            recipient, catalogue, plans, names, evaluations, told, notes, force, stale
+            recipient, catalogue, plans, names, evaluations, told, notes, force, stale, sent
         )
         if digest is None:
             logger.info("digest for %s: nothing new", recipient.email)
@@ -139,11 +143,12 @@ def preview_digest(
     notes: Sequence[DataNote],
     force: str,
     stale: Mapping[str, tuple[str, str]],
+    sent: SentRecord = NOTHING_SENT,
 ) -> Digest | None:
     """The digest a run would send ``recipient`` now or, with nothing new, the digest as it
     stands without movements; None only when there are no figures for them at all."""
     digest = build_digest(
-        recipient, catalogue, plans, names, evaluations, told, notes, force, stale
+        recipient, catalogue, plans, names, evaluations, told, notes, force, stale, sent
     )
     if digest is not None:
         return digest
@@ -151,7 +156,9 @@ def preview_digest(
     everything = build_digest(
         recipient, catalogue, plans, names, evaluations, {}, notes, force, stale
     )
-    return None if everything is None else replace(everything, movements=(), new_keys=())
+    if everything is None:
+        return None
+    return replace(everything, movements=(), new_keys=(), revisions=())
 
 
 def stale_indicators(

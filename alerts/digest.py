@@ -3,7 +3,8 @@
 Each indicator and area is read as a track across its periods (alerts/lifecycle.py). What the
 plan judges goes to the summary table, with a chart; what it only monitors folds into the
 appendix, one line each; a series with no current data is one sentence. A digest exists only
-when the recipient has something not yet told for the periods it shows.
+when the recipient has something not yet told for the periods it shows, or a figure they were
+sent has changed since (alerts/revisions.py): that alone is worth a digest.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import replace
 from alerts.lifecycle import Track, track
 from alerts.model import Digest, Group, Monitored, Movement, NotificationKey
 from alerts.notes import DataNote, merge_notes
+from alerts.revisions import NOTHING_SENT, SentRecord, fold_status, revisions
 from alerts.summary import appendix, summary_groups
 from alerts.whatmoved import Told, area_rank, new_keys, target_of, what_moved
 from alerts.words import capital, join
@@ -39,12 +41,14 @@ def build_digest(
     notes: Sequence[DataNote],
     force: str,
     stale: Mapping[str, tuple[str, str]] | None = None,
+    sent: SentRecord = NOTHING_SENT,
 ) -> Digest | None:
     """The digest for ``recipient``, or None when they have already been told everything.
 
     ``evaluations`` are every period's (the history the movements are read from); ``force`` is
     the force's area code; ``stale`` maps an indicator with no current data to its source
-    and latest period ("data.police.uk stop-and-search file", "February 2019").
+    and latest period ("data.police.uk stop-and-search file", "February 2019"); ``sent`` is
+    what the recipient was last sent, figure by figure, for the revision notices.
     """
     tracks = _tracks(recipient, catalogue, plans, evaluations)
     stale = stale or {}
@@ -58,8 +62,21 @@ def build_digest(
         return None
     moved = what_moved(catalogue, plans, area_names, current, shown, notified, recipient, force)
     keys = new_keys([current[k] for k in shown], moved, notified)
-    if not keys:
+    revised = revisions(
+        catalogue,
+        area_names,
+        evaluations,
+        sent,
+        # Whether they still follow it: routes and areas can change after a figure was sent.
+        lambda i, area: (
+            recipient.wants(area)
+            and recipient.wants_any(_indicator_topics(catalogue.get(i), plans))
+        ),
+        lambda area: area_rank(recipient, area, force, area_names),
+    )
+    if not keys and not revised:
         return None
+    revised, told_moves = fold_status(revised, moved)
     groups = summary_groups(catalogue, plans, area_names, current, summary, by_key, force, period)
     monitored = appendix(catalogue, area_names, current, [k for k in shown if k not in judged])
     groups, monitored, standing, noted = _mark_standing(catalogue, notes, groups, monitored)
@@ -69,14 +86,14 @@ def build_digest(
     label = period_label(*period)
     return Digest(
         recipient=recipient,
-        subject=_subject(label, scope, moved, groups),
+        subject=_subject(label, scope, moved, groups, len(revised)),
         title=f"Community safety — {scope} — {label}",
         intro=f"For {recipient.name}: {label} ({_span(*period)}), "
         f"judged against the {plan.name if plan else 'plan (none in force)'}.",
         period=label,
         plan=plan.name if plan else "no plan in force",
         groups=groups,
-        movements=moved,
+        movements=told_moves,
         notes=merge_notes(
             [*_kept(notes, standing, stopped), *_doubts(current, shown)],
             _note_areas(recipient, force),
@@ -89,6 +106,7 @@ def build_digest(
             (i.name, i.basis) for i in catalogue.indicators if i.id in {k[0] for k in shown}
         ),
         new_keys=keys,
+        revisions=revised,
     )
 
 
@@ -271,10 +289,15 @@ def _scope(recipient: Recipient, area_names: Mapping[str, str], force: str) -> s
     return join(own) if own else area_names.get(force, force)
 
 
-def _subject(period: str, scope: str, moved: Sequence[Movement], groups: Sequence[Group]) -> str:
+def _subject(
+    period: str, scope: str, moved: Sequence[Movement], groups: Sequence[Group], revised: int
+) -> str:
+    """The period, whose figures, and the news: movements by severity, then revisions."""
     counts = Counter(m.kind for m in moved)
     ranked = sorted(counts.items(), key=lambda kv: kv[0].severity)
     parts = [f"{n} {kind.value.lower()}" for kind, n in ranked][:3]
+    if revised:
+        parts = [*parts[:2], f"{revised} revised"]
     if not parts:
         off = sum(1 for g in groups for r in g.rows if r.off_track)
         parts = [f"{off} off track" if off else "nothing off track"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 
-from alerts.model import Digest, Monitored, MonitoredItem, Movement
+from alerts.model import Digest, Monitored, MonitoredItem
 from alerts.model import Row as SummaryRow
 from indicators.definitions import Plan
 from indicators.evaluate import Evaluation, Status
 
-__all__ = ["COLUMNS", "ledger_rows"]
+__all__ = ["COLUMNS", "WITHDRAWN", "ledger_rows"]
 
 COLUMNS = (
     "position",
@@ -49,22 +49,29 @@ COLUMNS = (
 Row = tuple[object, ...]
 _Key = tuple[str, str, dt.date]
 
+WITHDRAWN = "withdrawn"
+"""The status of a row recording that a figure sent before now has no figure."""
+
 
 def ledger_rows(
     digest: Digest, evaluations: Sequence[Evaluation], plans: Sequence[Plan]
 ) -> list[Row]:
-    """One row per figure the digest shows (summary, then appendix), per movement of a
-    period it does not otherwise show, and per series named as having no current data."""
+    """One row per figure the digest shows (summary, then appendix), per movement and per
+    revision notice of a period it does not otherwise show, and per series named as having
+    no current data."""
     found = {(e.indicator_id, e.area_code, e.period_start): e for e in evaluations}
-    movements: dict[_Key, Movement] = {}
+    movements: dict[_Key, str] = {}
     for m in digest.movements:  # most severe first: a figure's row names its gravest movement
-        movements.setdefault((m.indicator_id, m.area_code, m.period_start), m)
+        movements.setdefault((m.indicator_id, m.area_code, m.period_start), m.kind.value)
+    for r in digest.revisions:
+        movements.setdefault((r.indicator_id, r.area_code, r.period_start), r.kind)
     new = set(digest.new_keys)
     rows = []
     for position, (section, fields) in enumerate(_entries(digest), start=1):
         key = (fields.get("indicator_id"), fields.get("area_code"), fields.get("period_start"))
-        e = found.get(key)  # type: ignore[arg-type]
-        moved = movements.get(key)  # type: ignore[arg-type]
+        # A withdrawn figure is recorded as "no figure", whatever part of it remains: the next
+        # digest compares with what this one said.
+        e = None if fields.get("status") == WITHDRAWN else found.get(key)  # type: ignore[arg-type]
         # What the digest showed wins; the evaluation fills in what it did not show.
         shown = {name: value for name, value in fields.items() if value is not None}
         fields = (
@@ -73,7 +80,7 @@ def ledger_rows(
             | {
                 "position": position,
                 "section": section,
-                "movement": moved.kind.value if moved else None,
+                "movement": movements.get(key),  # type: ignore[arg-type]
                 "is_new": e is not None and (*key, e.status.value) in new,
             }
         )
@@ -102,6 +109,25 @@ def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
                     "period_start": m.period_start,
                     "status": m.status.value,
                     "reason": m.text,
+                },
+            )
+    shown |= {(m.indicator_id, m.area_code, m.period_start) for m in digest.movements}
+    for r in digest.revisions:
+        # A revised figure the digest does not otherwise show (an earlier quarter, or one
+        # withdrawn): recorded as it now stands, so the notice is given once.
+        if (r.indicator_id, r.area_code, r.period_start) not in shown:
+            yield (
+                "revised",
+                {
+                    "indicator_id": r.indicator_id,
+                    "indicator": r.indicator,
+                    "area_code": r.area_code,
+                    "area": r.area,
+                    "period": r.period,
+                    "period_start": r.period_start,
+                    "value": r.now,
+                    "status": r.status.value if r.status else WITHDRAWN,
+                    "reason": r.text,
                 },
             )
     for sentence in digest.stale:

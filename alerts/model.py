@@ -24,6 +24,7 @@ __all__ = [
     "MonitoredItem",
     "Movement",
     "NotificationKey",
+    "Revision",
     "Row",
 ]
 
@@ -107,10 +108,39 @@ class Movement:
     period_start: dt.date
     status: Status
     text: str
+    was: Status | None = None
+    """The status the period was last sent with, when the movement is a revision of it."""
 
     @property
     def off_track(self) -> bool:
         return self.kind.off_track
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A figure the recipient was sent that has changed since: one line near the top.
+
+    "Revised: ASB incidents, Cheshire, 2024/25 Q4: 1,463 → 1,368 (data.police.uk street file
+    for Mar 2025 republished)."
+    """
+
+    kind: str
+    """``Revised``, ``Withdrawn`` (sent, now no figure) or ``Restored`` (withdrawn, now back)."""
+    indicator_id: str
+    indicator: str
+    area_code: str
+    area: str
+    period: str
+    period_start: dt.date
+    was: str
+    """The figure as last sent, formatted as the digest formats it ("no figure" if none)."""
+    now: str
+    status: Status | None
+    """The figure's status now; None when there is no figure."""
+    text: str
+    """The line after the kind."""
+    sent_in: str
+    """The digest that sent ``was``: with ``now``, what makes this notice news."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +189,8 @@ class Digest:
     footnotes: tuple[str, ...]
     bases: tuple[tuple[str, str], ...]
     new_keys: tuple[NotificationKey, ...]
+    revisions: tuple[Revision, ...] = ()
+    """Figures sent before that have changed since, one line each."""
 
     @property
     def rows(self) -> tuple[Row, ...]:

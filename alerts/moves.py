@@ -36,6 +36,7 @@ def movement(
         period_start=e.period_start,
         status=e.status,
         text=_text(move, indicator, target, t, area),
+        was=move.was,
     )
 
 

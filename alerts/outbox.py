@@ -19,6 +19,7 @@ import email
 import email.policy
 import email.utils
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -78,7 +79,17 @@ def store_digest(
     subject = rendered.subject
     recipient = digest.recipient
     keys = sorted(digest.new_keys)
-    digest_id = hashlib.sha256(repr((recipient.email, keys)).encode()).hexdigest()[:20]
+    # A digest is what it tells: its notification keys and, for a revision notice, the figure
+    # now and the digest that sent the figure before (a notice can be its only news).
+    told: tuple[object, ...] = (recipient.email, keys)
+    if digest.revisions:
+        told += (
+            sorted(
+                (r.indicator_id, r.area_code, r.period_start, r.sent_in, r.now)
+                for r in digest.revisions
+            ),
+        )
+    digest_id = _unused_id(db, told)
     message = _message(digest_id, sender, recipient.name, recipient.email, rendered, now)
     stem = f"{now:%Y%m%d}-{slug(recipient.name)}-{digest_id[:8]}"
     outbox_dir.mkdir(parents=True, exist_ok=True)
@@ -115,6 +126,17 @@ def store_digest(
             [(digest_id, *row) for row in ledger],
         )
     return Stored(digest_id, recipient.name, recipient.email, subject, eml_path, html_path)
+
+
+def _unused_id(db: Database, told: tuple[object, ...]) -> str:
+    """The digest's id, from what it tells; the next free one when an earlier digest told
+    the same (a figure withheld, then released with the status it had: the statuses it tells
+    are those the first digest told)."""
+    for n in itertools.count():
+        found = hashlib.sha256(repr(told if n == 0 else (*told, n)).encode()).hexdigest()[:20]
+        if not db.scalar("SELECT count(*) FROM outbox WHERE digest_id = ?", [found]):
+            return found
+    raise AssertionError("unreachable")
 
 
 def _insert_outbox(db: Database, row: dict[str, object]) -> None:

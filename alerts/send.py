@@ -3,7 +3,9 @@
 Failures are classified by whether a later attempt may succeed: a 4xx reply, a timeout, a
 dropped connection or a server that is down is temporary (retried, then left pending); a 5xx
 reply is permanent (a refused login too: retrying a wrong password only risks a lockout), and so
-is anything else that goes wrong (a password smtplib cannot encode): every caller gets a
+is a server that cannot give the configured security (no STARTTLS offered, a certificate that
+fails verification: retrying would fail the same way, and sending in clear is not an option),
+and anything else that goes wrong (a password smtplib cannot encode): every caller gets a
 SendError, never a traceback. Once the server has accepted the message, a failure while saying
 goodbye is not a failure: the message is delivered. The password is never logged or put in an
 error message, nor in the cause chained to one, even when a server quotes it back.
@@ -84,6 +86,8 @@ def _send(config: SmtpConfig, password: str | None, message: EmailMessage) -> No
     where = f"SMTP {config.host}:{config.port}"
     try:
         smtp = _connect(config)
+    except ssl.SSLCertVerificationError as exc:
+        raise _insecure(where, exc) from exc
     except (OSError, smtplib.SMTPException) as exc:
         raise SendError(f"{where}: cannot connect: {_describe(exc)}", transient=True) from exc
     try:
@@ -103,12 +107,27 @@ def _send(config: SmtpConfig, password: str | None, message: EmailMessage) -> No
             f"{where}: {exc.smtp_code} {_text(exc.smtp_error)}",
             transient=_temporary(exc.smtp_code),
         ) from exc
+    except (smtplib.SMTPNotSupportedError, ssl.SSLCertVerificationError) as exc:
+        raise _insecure(where, exc) from exc
     except (OSError, smtplib.SMTPException) as exc:
         raise SendError(f"{where}: {_describe(exc)}", transient=True) from exc
     finally:
         _close(smtp)
     if refused:
         raise SendError(f"{where}: some recipients refused: {_codes(refused)}", transient=False)
+
+
+def _insecure(where: str, exc: Exception) -> SendError:
+    """The server cannot give the security ``[smtp] security`` asks for: permanent."""
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        why = 'the server does not offer STARTTLS, which [smtp] security = "starttls" requires'
+    else:
+        why = f"the server's certificate failed verification ({_describe(exc)})"
+    return SendError(
+        f"{where}: {why}; nothing was sent in clear. Fix the server or [smtp] host, port and "
+        "security",
+        transient=False,
+    )
 
 
 def _hand_over(

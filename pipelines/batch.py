@@ -11,6 +11,7 @@ the same ``promote_batch``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -21,26 +22,29 @@ from typing import Any, Protocol, runtime_checkable
 
 from checks.models import Check, CheckResult, Severity
 from checks.parse import parse_result
-from pipelines.db import Database, DatabaseError, connect_staging
+from pipelines.db import Database, DatabaseError, connect_staging, local_fault, remove_staging
 from pipelines.http import FetchPolicy
 from pipelines.landing import Landed, land
 from pipelines.ledger import LedgerEntry, record_checks, record_ledger, record_quarantine
 from pipelines.staging import Staged
 from safer import faults, stopping
 from safer.config import FetchConfig, Settings
-from safer.errors import CheckError, FetchError, LoadError
+from safer.errors import CheckError, FetchError, LoadError, LocalFault
 from safer.periods import Grain
 
 __all__ = [
     "BatchOutcome",
     "Clock",
+    "FileSet",
     "Promoted",
     "Source",
     "SourceContext",
+    "SyncFiles",
     "Wanted",
     "batch_periods",
     "policy_of",
     "promote_batch",
+    "refetch",
     "safe_name",
     "staging_path",
     "sync_source",
@@ -81,7 +85,8 @@ class BatchOutcome:
     period: dt.date | None
     outcome: str
     """loaded | revised | unchanged | not_yet_available | quarantined | failed, or for the API
-    checked | unavailable (a run then tries every wanted month)."""
+    checked | unavailable (a run then tries every wanted month), or for a return (a file set)
+    withdrawn | conflict | reinstated (``pipelines.return_set``)."""
     message: str
     batch_id: str | None = None
     unreachable: bool = False
@@ -186,6 +191,22 @@ class Source(Protocol):
         """Periods that should be in use by now (whose absence is missing data)."""
 
 
+SyncFiles = Callable[[Sequence[Wanted], bool], list[BatchOutcome]]
+"""Brings the given files of a source up to date, one outcome per file in order; read anew
+(whatever was loaded before) when the flag is set."""
+
+
+@runtime_checkable
+class FileSet(Protocol):
+    """A source whose figures are those of the files present now (a folder of returns): it
+    brings the whole set up to date around ``sync``, withdrawing the figures of files that are
+    gone (``pipelines.return_set``)."""
+
+    def sync_set(
+        self, db: Database, ctx: SourceContext, files: list[Wanted], sync: SyncFiles
+    ) -> list[BatchOutcome]: ...
+
+
 def policy_of(cfg: FetchConfig) -> FetchPolicy:
     return FetchPolicy(cfg.timeout_seconds, cfg.retries, cfg.backoff_seconds, cfg.max_bytes)
 
@@ -202,13 +223,26 @@ def staging_path(data_dir: Path, batch_id: str) -> Path:
 
 
 def sync_source(db: Database, source: Source, ctx: SourceContext) -> list[BatchOutcome]:
-    """Bring every file the source wants up to date; one outcome per file, oldest first."""
+    """Bring every file the source wants up to date; one outcome per file, oldest first (for a
+    file set, the files withdrawn first)."""
     files = source.wanted(db, ctx)
+
+    def sync(chosen: Sequence[Wanted], anew: bool) -> list[BatchOutcome]:
+        return _sync_files(db, source, ctx, chosen, anew=anew)
+
+    if isinstance(source, FileSet):
+        return source.sync_set(db, ctx, files, sync)
+    return sync(files, False)
+
+
+def _sync_files(
+    db: Database, source: Source, ctx: SourceContext, files: Sequence[Wanted], *, anew: bool
+) -> list[BatchOutcome]:
     outcomes = []
     for index, wanted in enumerate(files, start=1):
         if stopping.requested():
             break  # each file is its own transaction: stopping between files loses nothing
-        outcome = _sync_file(db, source, ctx, wanted)
+        outcome = _sync_file(db, source, ctx, wanted, anew=anew)
         logger.info(
             "%s %s [%d/%d]: %s: %s",
             source.id,
@@ -227,12 +261,22 @@ def sync_source(db: Database, source: Source, ctx: SourceContext) -> list[BatchO
     return outcomes
 
 
-def _sync_file(db: Database, source: Source, ctx: SourceContext, wanted: Wanted) -> BatchOutcome:
+def refetch(db: Database, source: Source, ctx: SourceContext, slot: str) -> BatchOutcome | None:
+    """Fetch the file ``slot`` whole and check it anew, whatever was quarantined before (``safer
+    quarantine refetch``); None when the source no longer wants that file (a return removed
+    from its folder, a month outside the configured ones)."""
+    wanted = next((w for w in source.wanted(db, ctx) if w.slot == slot), None)
+    return None if wanted is None else _sync_file(db, source, ctx, wanted, anew=True)
+
+
+def _sync_file(
+    db: Database, source: Source, ctx: SourceContext, wanted: Wanted, *, anew: bool = False
+) -> BatchOutcome:
     cfg = source.config(ctx.settings)
     assert cfg is not None, f"{source.id} is not configured"
     started = ctx.clock()
     base = source.base(ctx.settings)
-    previous = _previous(db, source.id, wanted.slot, ctx.settings.force.id)
+    previous = {} if anew else _previous(db, source.id, wanted.slot, ctx.settings.force.id)
     folder = ctx.settings.paths.data_dir / "landing" / source.id / safe_name(wanted.slot)
     try:
         landed = land(
@@ -243,6 +287,9 @@ def _sync_file(db: Database, source: Source, ctx: SourceContext, wanted: Wanted)
             etag=previous.get("etag"),
             last_modified=previous.get("last_modified"),
         )
+    except (LocalFault, OSError) as exc:
+        url = f"{base.rstrip('/')}/{wanted.relative}"
+        return _local_failure(db, source, ctx, wanted, started, url, exc, ())
     except FetchError as exc:
         url = f"{base.rstrip('/')}/{wanted.relative}"
         _record_failure(db, source, ctx, wanted, started, url, str(exc))
@@ -259,24 +306,30 @@ def _sync_file(db: Database, source: Source, ctx: SourceContext, wanted: Wanted)
 
 
 def _previous(db: Database, source: str, slot: str, force: str) -> dict[str, Any]:
-    """The slot's last batch (in use, or quarantined): its hash and validators, and the hash of
-    the batch in use. A release row counts as the slot's good data, so an unchanged file is not
-    checked (and quarantined) again after an operator accepted it."""
+    """The slot's last batch (in use, or quarantined): its hash, and the hash and validators
+    of the batch in use. A release row counts as the slot's good data, so an unchanged file is
+    not checked (and quarantined) again after an operator accepted it.
+
+    The conditional GET sends only the validators of the batch in use: a 304 then means "what
+    you hold is current". Sent for a quarantined batch, a 304 would hide the file for good
+    behind a batch that was never promoted; it is fetched whole and its hash compared instead.
+    """
     rows = db.dicts(
-        "SELECT coalesce(released_batch, batch_id) AS batch_id, content_hash, etag, "
-        "last_modified, status, period FROM load_ledger WHERE source = ? AND slot = ? "
+        "SELECT coalesce(released_batch, batch_id) AS batch_id, content_hash, status, period "
+        "FROM load_ledger WHERE source = ? AND slot = ? "
         "AND coalesce(force_id, ?) = ? AND status <> 'failed' ORDER BY finished_at DESC LIMIT 1",
         [source, slot, force, force],
     )
     found = {k: v for k, v in rows[0].items() if v is not None} if rows else {}
-    in_use = db.scalar(
-        "SELECT content_hash FROM load_ledger WHERE source = ? AND slot = ? "
-        "AND coalesce(force_id, ?) = ? "
-        "AND status IN ('loaded', 'revised', 'released') ORDER BY finished_at DESC LIMIT 1",
+    in_use = db.dicts(
+        "SELECT content_hash AS in_use_hash, etag, last_modified FROM load_ledger "
+        "WHERE source = ? AND slot = ? AND coalesce(force_id, ?) = ? "
+        "AND status IN ('loaded', 'revised', 'released', 'withdrawn') "
+        "ORDER BY finished_at DESC LIMIT 1",
         [source, slot, force, force],
     )
     if in_use:
-        found["in_use_hash"] = in_use
+        found |= {k: v for k, v in in_use[0].items() if v is not None}
     return found
 
 
@@ -308,6 +361,9 @@ def _load(
     staging = staging_path(ctx.settings.paths.data_dir, batch_id)
     try:
         results, periods = _check(db, source, ctx, wanted, landed.path, staging)
+    except (LocalFault, OSError) as exc:
+        paths = (landed.path, staging)
+        return _local_failure(db, source, ctx, wanted, started, landed.url, exc, paths)
     except CheckError as exc:
         # The checks could not run: neither load nor quarantine a file nobody has checked.
         _record_failure(db, source, ctx, wanted, started, landed.url, str(exc))
@@ -333,7 +389,11 @@ def _load(
     faults.point("batch.checked")
     if errors:
         return _quarantine(db, source, entry, results, errors)
-    return _promote(db, source, ctx, replace(entry, status="loaded"), staging, results)
+    try:
+        return _promote(db, source, ctx, replace(entry, status="loaded"), staging, results)
+    except LocalFault as exc:
+        paths = (landed.path, staging)
+        return _local_failure(db, source, ctx, wanted, started, landed.url, exc, paths)
 
 
 def _check(
@@ -367,12 +427,17 @@ def _check(
 
 def _write_references(staging: Path, tables: Mapping[str, Reference]) -> None:
     """Write each reference table into the staging file, for the suite to read."""
-    with connect_staging(staging) as stg:
-        for name, table in tables.items():
-            stg.execute(f"CREATE OR REPLACE TABLE {name} ({', '.join(table.columns)})")
-            if table.rows:
-                marks = ", ".join("?" * len(table.columns))
-                stg.executemany(f"INSERT INTO {name} VALUES ({marks})", list(table.rows))
+    try:
+        with connect_staging(staging) as stg:
+            for name, table in tables.items():
+                stg.execute(f"CREATE OR REPLACE TABLE {name} ({', '.join(table.columns)})")
+                if table.rows:
+                    marks = ", ".join("?" * len(table.columns))
+                    stg.executemany(f"INSERT INTO {name} VALUES ({marks})", list(table.rows))
+    except DatabaseError as exc:
+        raise local_fault(exc, staging) or CheckError(
+            f"{staging}: cannot write the reference tables: {exc}"
+        ) from exc
 
 
 def _known(wanted: Wanted) -> tuple[dt.date, ...]:
@@ -465,11 +530,13 @@ def promote_batch(
                 also(db, entry)
             faults.point("promote.recorded")
     except DatabaseError as exc:
-        raise LoadError(f"{staging}: cannot promote {entry.data_batch}: {exc}") from exc
+        raise local_fault(exc, staging) or LoadError(
+            f"{staging}: cannot promote {entry.data_batch}: {exc}"
+        ) from exc
     finally:
         db.detach("stg")
     faults.point("promote.committed")
-    staging.unlink(missing_ok=True)
+    remove_staging(staging)
     return entry
 
 
@@ -521,6 +588,33 @@ def batch_periods(db: Database, source: str) -> list[dt.date]:
             "SELECT period FROM source_periods WHERE source = ? ORDER BY period", [source]
         )
     ]
+
+
+def _local_failure(
+    db: Database,
+    source: Source,
+    ctx: SourceContext,
+    wanted: Wanted,
+    started: dt.datetime,
+    url: str,
+    exc: BaseException,
+    paths: Sequence[Path],
+) -> BatchOutcome:
+    """A fault writing or reading our own files (a full disk): the unit fails as a job error,
+    whatever it left is removed, and nothing is recorded that a later run would take for the
+    file (a failed ledger row is ignored by ``_previous``), so the next run fetches it again.
+    The source's other files are left for that run too: they would meet the same disk."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            remove_staging(path)  # the landed file has no log beside it: a no-op for it
+    fault = local_fault(exc, paths[-1] if paths else Path(url)) or LocalFault(str(exc))
+    message = (
+        f"a fault on this machine, not in the file: {fault}; nothing was kept, and the next run "
+        "fetches the file again"
+    )
+    logger.error("%s %s: %s", source.id, wanted.slot, message)
+    _record_failure(db, source, ctx, wanted, started, url, message)
+    return BatchOutcome(source.id, wanted.slot, wanted.period, "failed", message, unreachable=True)
 
 
 def _record_failure(

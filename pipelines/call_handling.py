@@ -3,8 +3,11 @@
 The template (``templates/returns/call-handling-v1``) is shaped like the 999 measures police.uk
 publishes per force (calls answered in under 10 seconds, 10 to under 60, 60 or more; the average
 answer time; HL1958, domain-research.md §2.4) plus the force's own 101 figures, for which there is
-no national dataset. Forces send it monthly, as CSV or XLSX; every file in the folder is a batch,
-and a month's row replaces what that month held.
+no national dataset. Forces send it monthly, as CSV or XLSX; every file in the folder is a batch
+whose slot is its name. The figures are those of the files present now
+(``pipelines.return_set``): a corrected file under the same name revises its months; two files
+holding the same month are a conflict, and neither is used for it until one is removed; a file
+taken out of the folder has its months withdrawn.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from pathlib import Path
 
 from checks.call_handling import CALL_COLUMNS, call_handling_suite
 from checks.models import Check
-from pipelines.batch import Promoted, SourceContext, Wanted
+from pipelines.batch import BatchOutcome, Promoted, SourceContext, SyncFiles, Wanted
 from pipelines.db import Database, connect_staging
 from pipelines.ledger import LedgerEntry
+from pipelines.return_set import place_incoming, sync_present
 from pipelines.returns import expected_periods, read_return, return_due, return_files
 from pipelines.staging import Staged
 from pipelines.tabular import stage_sheets
@@ -28,6 +32,8 @@ from safer.periods import Grain
 __all__ = ["CALL_HANDLING", "CallHandlingReturn"]
 
 SOURCE = "call_handling"
+AREA = "force_code"
+"""The column naming a row's area: a file's pairs are (force, month)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,11 @@ class CallHandlingReturn:
     def wanted(self, db: Database, ctx: SourceContext) -> list[Wanted]:
         return return_files(self._cfg(ctx.settings), ctx)
 
+    def sync_set(
+        self, db: Database, ctx: SourceContext, files: list[Wanted], sync: SyncFiles
+    ) -> list[BatchOutcome]:
+        return sync_present(db, self, AREA, ctx, files, sync)
+
     def stage(self, landed: Path, staging: Path, wanted: Wanted) -> Staged:
         sheet = read_return(landed, ("template_version", "month"), wanted.slot)
         return stage_sheets({"batch": sheet}, staging)
@@ -78,23 +89,16 @@ class CallHandlingReturn:
         force = settings.force.pfa_code
         db.execute(
             "CREATE OR REPLACE TEMP TABLE incoming AS SELECT row, "
-            "strptime(trim(month), '%Y-%m')::DATE AS period, "
+            "CAST(? AS VARCHAR) AS force_code, strptime(trim(month), '%Y-%m')::DATE AS period, "
             + ", ".join(
                 f"TRY_CAST(trim({c}) AS {'DOUBLE' if c.startswith('average') else 'BIGINT'}) AS {c}"
                 for c in CALL_COLUMNS[3:]
             )
-            + " FROM stg.batch"
-        )
-        replaced = db.rows(
-            "SELECT DISTINCT batch_id FROM call_handling WHERE force_code = ? "
-            "AND period IN (SELECT period FROM incoming) ORDER BY 1",
+            + " FROM stg.batch",
             [force],
         )
-        db.execute(
-            "DELETE FROM call_handling WHERE force_code = ? "
-            "AND period IN (SELECT period FROM incoming)",
-            [force],
-        )
+        # A month another file holds too is a conflict: neither file's row for it is used.
+        replaced = place_incoming(db, settings, self, entry, AREA)
         faults.point("promote.deleted")
         db.execute(
             "INSERT INTO call_handling SELECT ?, period, ?, ?, row, "
@@ -105,7 +109,7 @@ class CallHandlingReturn:
         periods = db.rows("SELECT DISTINCT period FROM incoming ORDER BY 1")
         rows = int(db.scalar("SELECT count(*) FROM incoming"))
         db.execute("DROP TABLE incoming")
-        return Promoted(rows, 0, tuple(p[0] for p in periods), tuple(r[0] for r in replaced))
+        return Promoted(rows, 0, tuple(p[0] for p in periods), replaced)
 
     def due(self, settings: Settings, period: dt.date) -> dt.date:
         return return_due(self.config(settings) or CallHandlingConfig, period, self.grain)

@@ -4,10 +4,13 @@ environmental crime in a quarter, one row per CSP × financial-year quarter × a
 The template (``templates/returns/council-enforcement-v1``, README "Council enforcement return")
 is the project's own: there is no national dataset of ASB powers used by councils. Councils send
 it quarterly, as CSV or XLSX, one file per partnership or one for several; every file in the
-folder (or listed under the URL) is a batch whose slot is its name. A file replaces exactly the
-(partnership, quarter) pairs it holds, so Halton's and Warrington's files for the same quarter
-stand side by side, and a corrected file for Halton's quarter, whatever its name, replaces only
-that. A partnership that sent no return has no figure, never 0.
+folder (or listed under the URL) is a batch whose slot is its name. The figures are those of the
+files present now (``pipelines.return_set``): a file holds exactly the (partnership, quarter)
+pairs in it, so Halton's and Warrington's files for the same quarter stand side by side; a
+corrected file under the same name revises its pairs; a second file holding the same pair under
+another name is a conflict, and neither file's figures for it are used until one is removed; a
+file taken out of the folder has its figures withdrawn. A partnership that sent no return has
+no figure, never 0.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from pathlib import Path
 from checks.council_enforcement import council_enforcement_suite, period_sql
 from checks.models import Check
 from pipelines.areas import LOOKUP_FILE
-from pipelines.batch import Promoted, SourceContext, Wanted
+from pipelines.batch import BatchOutcome, Promoted, SourceContext, SyncFiles, Wanted
 from pipelines.db import Database, connect_staging
 from pipelines.ledger import LedgerEntry
+from pipelines.return_set import place_incoming, sync_present
 from pipelines.returns import expected_periods, read_return, return_due, return_files
 from pipelines.staging import Staged
 from pipelines.tabular import stage_sheets
@@ -38,6 +42,8 @@ HEADER = ("template_version", "action_type")
 """The columns that find the header row: a file without them is not this template."""
 ABOUT = "about"
 """A one-row staged table naming the sheet read, so the checks can name it too."""
+AREA = "csp_code"
+"""The column naming a row's area: a file's pairs are (partnership, quarter)."""
 
 
 def force_csps(pfa_code: str) -> dict[str, str]:
@@ -79,6 +85,11 @@ class CouncilEnforcementReturn:
     def wanted(self, db: Database, ctx: SourceContext) -> list[Wanted]:
         return return_files(self._cfg(ctx.settings), ctx)
 
+    def sync_set(
+        self, db: Database, ctx: SourceContext, files: list[Wanted], sync: SyncFiles
+    ) -> list[BatchOutcome]:
+        return sync_present(db, self, AREA, ctx, files, sync)
+
     def stage(self, landed: Path, staging: Path, wanted: Wanted) -> Staged:
         sheet = read_return(landed, HEADER, wanted.slot)
         staged = stage_sheets({"batch": sheet}, staging)
@@ -104,18 +115,15 @@ class CouncilEnforcementReturn:
         return tuple(row[0] for row in rows)
 
     def promote(self, db: Database, settings: Settings, entry: LedgerEntry) -> Promoted:
-        """Replace the (partnership, quarter) pairs the file holds, and no others."""
+        """Put the file's (partnership, quarter) pairs that no other file holds into use, and
+        take those another file holds too out of use (``place_incoming``)."""
         db.execute(
             "CREATE OR REPLACE TEMP TABLE incoming AS SELECT row, trim(csp_code) AS csp_code, "
             f"{period_sql()} AS period, trim(action_type) AS action_type, "
             "CAST(trim(\"count\") AS BIGINT) AS count, nullif(trim(notes), '') AS notes "
             "FROM stg.batch"
         )
-        held = "(csp_code, period) IN (SELECT csp_code, period FROM incoming)"
-        replaced = db.rows(
-            f"SELECT DISTINCT batch_id FROM council_enforcement WHERE {held} ORDER BY 1"
-        )
-        db.execute(f"DELETE FROM council_enforcement WHERE {held}")
+        replaced = place_incoming(db, settings, self, entry, AREA)
         db.execute(
             "INSERT INTO council_enforcement (csp_code, period, action_type, count, batch_id, "
             "file_name, record_no, notes) SELECT csp_code, period, action_type, count, ?, ?, "
@@ -125,7 +133,7 @@ class CouncilEnforcementReturn:
         periods = db.rows("SELECT DISTINCT period FROM incoming ORDER BY 1")
         rows = int(db.scalar("SELECT count(*) FROM incoming"))
         db.execute("DROP TABLE incoming")
-        return Promoted(rows, 0, tuple(p[0] for p in periods), tuple(r[0] for r in replaced))
+        return Promoted(rows, 0, tuple(p[0] for p in periods), replaced)
 
     def due(self, settings: Settings, period: dt.date) -> dt.date:
         return return_due(self.config(settings) or CouncilEnforcementConfig, period, self.grain)

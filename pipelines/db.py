@@ -9,6 +9,7 @@ recovery (``safer doctor``, README "Recovery").
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
 import re
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from safer.errors import LoadError
+from safer.errors import LoadError, LocalFault
 
 if TYPE_CHECKING:
     from safer.config import DatabaseConfig
@@ -36,10 +37,12 @@ __all__ = [
     "copy_database",
     "database_problem",
     "latest_version",
+    "local_fault",
     "migrate",
     "open_database",
     "open_read_only",
     "reference_changed",
+    "remove_staging",
     "schema_version",
 ]
 
@@ -150,6 +153,29 @@ _CORRUPT = (
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 
+# The C library's words for a disk that fails us, as DuckDB passes them on in its messages
+# ("Could not write file ...: No space left on device"), whatever exception type it chose.
+_DISK = tuple(
+    os.strerror(code).lower()
+    for code in (errno.ENOSPC, errno.EROFS, errno.EIO, errno.EDQUOT, errno.EACCES)
+)
+
+
+def local_fault(exc: BaseException, where: Path) -> LocalFault | None:
+    """An OSError, or a duckdb error from the file system under ``where`` (a full, read-only or
+    failing disk), as a LocalFault naming the file; None for any other error (a file that is
+    not CSV is the source's fault, and is checked and quarantined as such)."""
+    if isinstance(exc, LocalFault):
+        return exc
+    if isinstance(exc, OSError):
+        return LocalFault(f"{exc.filename or where}: {exc.strerror or exc}")
+    if isinstance(exc, duckdb.IOException) or (
+        isinstance(exc, duckdb.Error) and any(marker in str(exc).lower() for marker in _DISK)
+    ):
+        return LocalFault(f"{where}: {exc}")
+    return None
+
+
 def database_problem(exc: BaseException, path: Path | None) -> LoadError | None:
     """A duckdb error that says the file is locked or damaged, as the error an operator can act
     on (naming ``safer doctor`` and the recovery); None for any other error."""
@@ -252,6 +278,13 @@ def copy_database(path: Path, out: Path) -> None:
         if not written:
             out.unlink(missing_ok=True)
         con.close()
+
+
+def remove_staging(path: Path) -> None:
+    """Delete a staging database file and its write-ahead log: a log left beside a new file of
+    the same name would be replayed into it."""
+    path.unlink(missing_ok=True)
+    path.with_name(f"{path.name}.wal").unlink(missing_ok=True)
 
 
 def connect_staging(path: Path) -> Database:

@@ -2,9 +2,12 @@
 failures is what the operator is told about.
 
 A source fails a run when any of its files failed (or it crashed); anything else, including
-"not yet published", is a success. After a failure it is not tried again for
-``source_backoff_minutes``, doubling with each failure in a row up to a day, so a source that is
-down is not hammered by every run and does not slow the others.
+"not yet published", is a success. After a failure that later runs may mend (the source
+unreachable: refused connections, 5xx after the retries, a full disk here) it is not tried again
+for ``source_backoff_minutes``, doubling with each failure in a row up to a day, so a source that
+is down is not hammered by every run and does not slow the others. A file refused for what it is
+(over the size cap, an HTML page) backs nothing off: the source's other files still load at the
+next run, and the refused one is reported again.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def record_health(
             failed = [o for o in mine if o.outcome == "failed"]
             previous = before.get(source)
             if failed:
+                down = any(o.unreachable for o in failed)
                 count = (previous.consecutive_failures if previous else 0) + 1
                 wait = dt.timedelta(minutes=backoff_minutes * 2 ** (count - 1))
                 db.execute(
@@ -81,7 +85,7 @@ def record_health(
                         previous.last_success_at if previous else None,
                         now,
                         failed[0].message[:500],
-                        now + min(wait, MAX_BACKOFF) if backoff_minutes else None,
+                        now + min(wait, MAX_BACKOFF) if backoff_minutes and down else None,
                     ],
                 )
             else:

@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from safer.errors import FetchError
+from safer.errors import FetchError, LocalFault
 
 __all__ = ["Downloaded", "FetchPolicy", "RateLimiter", "download", "get_json"]
 
@@ -327,9 +327,12 @@ def _stream(
                     )
                 digest.update(chunk)
                 out.write(chunk)
-    except requests.RequestException as exc:
+    except requests.RequestException as exc:  # an OSError too: before the next clause
         partial.unlink(missing_ok=True)
         raise _body_failure(exc, response) from exc
+    except OSError as exc:  # writing our copy (a full disk): ours to mend, not the source's
+        partial.unlink(missing_ok=True)
+        raise LocalFault(f"{partial}: cannot be written: {exc.strerror or exc}") from exc
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

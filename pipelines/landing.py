@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from pipelines.http import Downloaded, FetchPolicy, download
 from safer import faults
-from safer.errors import FetchError
+from safer.errors import FetchError, LocalFault
 
 __all__ = ["Landed", "find_local", "land", "read_hashing"]
 
@@ -91,15 +91,28 @@ def _copy_local(base: Path, relative: str, dest: Path, max_bytes: int) -> tuple[
         return str(base / relative), Downloaded(status="not_found")
     try:
         with dest.open("wb") as out:
-            sha256, size = read_hashing(found, max_bytes, out.write)
+            sha256, size = read_hashing(found, max_bytes, _writer(out.write, dest))
         shutil.copystat(found, dest)
-    except OSError as exc:  # the copy: a full disk, no permission
+    except OSError as exc:  # the copy: a full disk, no permission: ours, not the source's
         dest.unlink(missing_ok=True)
-        raise FetchError(f"{dest}: cannot be written: {exc}", transient=False) from exc
+        raise LocalFault(f"{dest}: cannot be written: {exc.strerror or exc}") from exc
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
     return str(found), Downloaded(status="ok", sha256=sha256, size=size)
+
+
+def _writer(write: Callable[[bytes], object], dest: Path) -> Callable[[bytes], object]:
+    """``write``, raising LocalFault when the disk fails it: ``read_hashing`` maps its own
+    OSErrors to the source file, and a full disk here is not the source's fault."""
+
+    def guarded(chunk: bytes) -> object:
+        try:
+            return write(chunk)
+        except OSError as exc:
+            raise LocalFault(f"{dest}: cannot be written: {exc.strerror or exc}") from exc
+
+    return guarded
 
 
 def find_local(base: Path, relative: str) -> Path | None:

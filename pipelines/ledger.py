@@ -38,7 +38,7 @@ class LedgerEntry:
     period: dt.date | None
     """The latest period the file holds; None when it could not be read far enough to tell."""
     url: str
-    status: str  # loaded | revised | quarantined | released | failed
+    status: str  # loaded | revised | quarantined | released | failed | withdrawn
     started_at: dt.datetime
     finished_at: dt.datetime
     file_path: str | None = None

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.batch import promote_batch, staging_path
+from pipelines.batch import BatchOutcome, SourceContext, promote_batch, refetch, staging_path
 from pipelines.db import Database
 from pipelines.ledger import BACKFILL_RUN, LedgerEntry
 from pipelines.sources import SOURCES
 from safer.config import Settings
-from safer.errors import QuarantineError
+from safer.errors import LoadError, QuarantineError
 from safer.periods import month_label
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "find_batch",
     "ledger_history",
     "list_batches",
+    "refetch_batch",
     "release_batch",
 ]
 
@@ -193,10 +194,34 @@ def release_batch(
         )
 
     staging = staging_path(settings.paths.data_dir, batch_id)
-    return promote_batch(db, settings, SOURCES[batch.source], entry, staging, clock, stamp)
+    try:
+        return promote_batch(db, settings, SOURCES[batch.source], entry, staging, clock, stamp)
+    except LoadError as exc:
+        raise LoadError(
+            f"{exc}; `safer quarantine refetch {batch_id}` fetches the file again and checks it "
+            "anew"
+        ) from exc
 
 
-def _check_releasable(batch: QuarantinedBatch) -> None:
+def refetch_batch(db: Database, ctx: SourceContext, batch_id: str) -> BatchOutcome:
+    """Fetch a quarantined batch's file again and check it anew: loaded if it passes now (the
+    fault was ours, or the source mended it), quarantined again with fresh reasons if not.
+
+    Raises QuarantineError for an unknown, released or superseded batch, or one whose file the
+    source no longer offers; nothing is changed then.
+    """
+    batch = find_batch(db, batch_id)
+    _check_releasable(batch, "refetched")
+    found = refetch(db, SOURCES[batch.source], ctx, batch.slot)
+    if found is None:
+        raise QuarantineError(
+            f"{batch_id}: {batch.source} no longer offers {batch.slot!r} (removed from its "
+            "folder, or outside the configured months); nothing to fetch"
+        )
+    return found
+
+
+def _check_releasable(batch: QuarantinedBatch, done: str = "released") -> None:
     if batch.released is not None:
         who = f" by {batch.released.actor}" if batch.released.actor else ""
         raise QuarantineError(
@@ -207,15 +232,15 @@ def _check_releasable(batch: QuarantinedBatch) -> None:
         # Releasing an older file would put stale rows back over the month's latest file.
         raise QuarantineError(
             f"{batch.batch_id}: a later {_what(batch)} came after it "
-            f"({batch.superseded_by}); only the latest file of a slot can be released"
+            f"({batch.superseded_by}); only the latest file of a slot can be {done}"
         )
     if batch.source not in SOURCES:
         raise QuarantineError(f"{batch.batch_id}: {batch.source} is not a source safer knows")
     if batch.by_backfill:
         raise QuarantineError(
             f"{batch.batch_id}: quarantined by `safer backfill`, which checks files where they "
-            "lie and keeps no staged copy to release; once the file is corrected (or "
-            "data.police.uk revises it), run the backfill for that month again"
+            f"lie and keeps no staged copy; it cannot be {done} here: once the file is "
+            "corrected (or data.police.uk revises it), run the backfill for that month again"
         )
 
 

@@ -2,9 +2,10 @@
 
 A return is a CSV or XLSX file in a documented template (``templates/returns/``), dropped into a
 folder or published under a URL. Each file is a batch whose slot is its name, so a corrected
-file with the same name is a revision, and a file never changes another file's figures unless
-it holds the same area and period. Hidden files, Excel's ``~$`` lock files and anything other
-than ``.csv`` and ``.xlsx`` in the folder are ignored.
+file with the same name is a revision. The figures are those of the files present now
+(``pipelines.return_set``): a file no longer there has its figures withdrawn, and two files
+holding the same area and period are a conflict, neither used for it. Hidden files, Excel's
+``~$`` lock files and anything other than ``.csv`` and ``.xlsx`` in the folder are ignored.
 """
 
 from __future__ import annotations
@@ -30,17 +31,23 @@ SUFFIXES = (".csv", ".xlsx")
 
 
 def return_files(cfg: ReturnConfig, ctx: SourceContext) -> list[Wanted]:
-    """Every file of the return: the folder's files by name, or the configured URL files."""
+    """Every file of the return: the folder's files by name, or the configured URL files.
+
+    Raises LoadError when the folder is missing or cannot be read: a failure of the source,
+    never a folder of deleted files whose figures would be withdrawn."""
     if "://" in cfg.location:
         return [Wanted(name, name) for name in cfg.files]
     folder = Path(cfg.location)
     if not folder.is_dir():
         raise LoadError(f"{folder}: the return folder does not exist")
-    names = sorted(
-        p.name
-        for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$"))
-    )
+    try:
+        names = sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$"))
+        )
+    except OSError as exc:
+        raise LoadError(f"{folder}: cannot read the return folder: {exc.strerror}") from exc
     return [Wanted(name, name) for name in names]
 
 

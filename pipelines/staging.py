@@ -23,7 +23,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.db import DatabaseError, connect_staging
+from pipelines.db import DatabaseError, connect_staging, local_fault, remove_staging
 from safer.errors import LoadError
 
 __all__ = ["Reject", "Staged", "read_header", "stage_csv"]
@@ -89,7 +89,7 @@ def stage_csv(source: Path, staging: Path) -> Staged:
     if not columns:
         raise LoadError(f"{source}: the file is empty (no header row)")
     _check_header(source, columns)
-    staging.unlink(missing_ok=True)
+    remove_staging(staging)
     types = ", ".join(f"'{_q(name)}': 'VARCHAR'" for name in columns)
     readable = _without_bom(source, staging)
     try:
@@ -120,7 +120,8 @@ def stage_csv(source: Path, staging: Path) -> Staged:
             )
         )
     except DatabaseError as exc:
-        raise LoadError(
+        # A full disk under the staging file is ours to mend, not a fault in the file.
+        raise local_fault(exc, staging) or LoadError(
             f"{source}: {_stray_cr(source, columns)}cannot be read as CSV: {exc}"
         ) from exc
     finally:

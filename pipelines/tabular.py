@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.db import Database, DatabaseError, connect_staging
+from pipelines.db import Database, DatabaseError, connect_staging, local_fault, remove_staging
 from pipelines.staging import Reject, Staged
 from safer.errors import LoadError
 
@@ -241,13 +241,15 @@ def _text(value: object) -> str | None:
 def stage_sheets(sheets: dict[str, Sheet], staging: Path) -> Staged:
     """Write each sheet to its own table in ``staging`` (the first is the batch's main table):
     a ``row`` column and one text column per header name, in the header's order."""
-    staging.unlink(missing_ok=True)
+    remove_staging(staging)
     db = connect_staging(staging)
     try:
         for table, sheet in sheets.items():
             _write_table(db, staging, table, sheet)
     except DatabaseError as exc:
-        raise LoadError(f"{staging}: cannot stage the file: {exc}") from exc
+        raise local_fault(exc, staging) or LoadError(
+            f"{staging}: cannot stage the file: {exc}"
+        ) from exc
     finally:
         db.close()
     first_table, first = next(iter(sheets.items()))

@@ -195,7 +195,8 @@ def _batch_warnings(db: Database, force_id: str) -> list[DataFlag]:
     (a row without a force predates migration 008 and is the configured force's)."""
     rows = db.rows(
         "WITH in_use AS (SELECT source, coalesce(released_batch, batch_id) AS batch_id, periods "
-        "FROM load_ledger WHERE status IN ('loaded', 'revised', 'released') "
+        # A withdrawn file's latest row has no check results: its warnings go with it.
+        "FROM load_ledger WHERE status IN ('loaded', 'revised', 'released', 'withdrawn') "
         "AND coalesce(force_id, $1) = $1 "
         "QUALIFY row_number() OVER (PARTITION BY source, slot ORDER BY finished_at DESC) = 1) "
         "SELECT DISTINCT u.source, unnest(u.periods) AS period, c.check_id, c.message, "

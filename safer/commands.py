@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -149,7 +150,7 @@ def schedule_command(settings: Settings, config: Path) -> int:
 
 def status_command(settings: Settings, as_json: bool, check: bool) -> int:
     """Print the status (or its JSON); with ``check``, exit 1 when it needs attention."""
-    from pipelines.db import DatabaseCorrupt, DatabaseError
+    from pipelines.db import DatabaseCorrupt, DatabaseError, database_problem
     from safer.status import in_progress, read_snapshot, recheck, render
 
     running = in_progress(settings)
@@ -164,7 +165,10 @@ def status_command(settings: Settings, as_json: bool, check: bool) -> int:
                 settings.database.path,
                 exc,
             )
-            damaged = exc if isinstance(exc, DatabaseCorrupt) else None
+            # A damaged block read part-way through is a raw duckdb error: as damaged as a
+            # file that will not open.
+            problem = database_problem(exc, settings.database.path)
+            damaged = exc if isinstance(exc, DatabaseCorrupt) or problem else None
     if found is None:
         snapshot = read_snapshot(settings)
         if snapshot is None:
@@ -266,10 +270,10 @@ def export_command(settings: Settings, out: Path | None, parquet: Path | None = 
 def quarantine_command(settings: Settings, args: argparse.Namespace) -> int:
     """``list`` and ``show`` only read, so they take no run lock (during a run DuckDB's own
     lock refuses them in one line); ``release`` loads a batch, so it writes under the lock."""
-    if args.action == "release":
+    if args.action in ("release", "refetch"):
         return _locked(
             settings,
-            f"safer quarantine release {args.batch_id}",
+            f"safer quarantine {args.action} {args.batch_id}",
             lambda: _quarantine_action(settings, args),
         )
     return _quarantine_action(settings, args)
@@ -283,6 +287,8 @@ def _quarantine_action(settings: Settings, args: argparse.Namespace) -> int:
             lines = _list_quarantine(db, args.include_released)
         elif args.action == "show":
             lines = _show_quarantined(db, settings, args.batch_id)
+        elif args.action == "refetch":
+            return _refetch(db, settings, args.batch_id)
         else:
             lines = _release(db, settings, args.batch_id, args.by or _login(), args.note)
     print(_lines(lines))
@@ -317,6 +323,23 @@ def _release(
     text = describe_release(release_batch(db, settings, batch_id, actor, note, now))
     logger.info("quarantine: %s (by %s)", text, actor)
     return [text]
+
+
+def _refetch(db: Database, settings: Settings, batch_id: str) -> int:
+    """Fetch a quarantined batch's file again and check it anew; exit 0 when it is now in use,
+    3 when it is quarantined again, 1 when it could not be fetched."""
+    from indicators.measure import outcome_labels
+    from pipelines.batch import SourceContext
+    from pipelines.quarantine import refetch_batch
+
+    moment = now()
+    ctx = SourceContext(settings, f"{moment:%Y%m%dT%H%M%S}-refetch", moment.date(), now)
+    outcome = refetch_batch(db, replace(ctx, outcome_labels=outcome_labels()), batch_id)
+    text = f"refetched {outcome.slot} of {outcome.source}: {outcome.outcome}: {outcome.message}"
+    logger.info("quarantine: %s", text)
+    print(_lines([text]))
+    codes = {"loaded": 0, "revised": 0, "unchanged": 0, "quarantined": 3}
+    return codes.get(outcome.outcome, 1)
 
 
 def _login() -> str:

@@ -292,6 +292,9 @@ class OperatorConfig(_Frozen):
     source_backoff_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 30.0
     """After a source fails, it is not tried again for this long, doubling with each failure
     in a row up to a day; 0 tries it at every run."""
+    undelivered_hours: Annotated[float, Field(gt=0, le=24 * 31)] = 24.0
+    """A digest still waiting to be sent this long after it was stored (the SMTP server down,
+    or refusing it for now) is reported: ``status --check`` fails and the operator is told."""
 
 
 _CRON = r"^\S+( \S+){4}$"

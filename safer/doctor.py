@@ -37,7 +37,7 @@ from pipelines.db import (
 )
 from safer.config import Settings
 from safer.errors import LoadError
-from safer.integrity import in_flight, problems
+from safer.integrity import in_flight, problems, read_every_table
 from safer.lock import Busy, held_by, run_lock
 
 __all__ = ["Report", "backup", "backup_command", "diagnose", "doctor_command"]
@@ -173,23 +173,14 @@ def _check_schema(db: Database, report: Report) -> bool:
 
 def _read_everything(db: Database, settings: Settings, report: Report) -> bool:
     """Read every column of every table: a damaged block fails its checksum here."""
-    tables = [
-        str(row[0])
-        for row in db.rows(
-            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-            "AND table_catalog = current_database() ORDER BY table_name"
-        )
-    ]
-    total = 0
-    for table in tables:
-        try:
-            total += int(db.scalar(f'SELECT count(*), min(hash(COLUMNS(*))) FROM "{table}"'))
-        except DatabaseError as exc:
-            problem = database_problem(exc, report.path)
-            text = str(problem) if problem else f"{report.path}: table {table}: {exc}"
-            report.problems.append((f"{text} (reading table {table})", _recovery(settings)))
-            return False
-    report.ok.append(f"every table read in full: {len(tables)} tables, {total:,} rows")
+    try:
+        tables, total = read_every_table(db)
+    except DatabaseError as exc:
+        problem = database_problem(exc, report.path)
+        text = str(problem) if problem else f"{report.path}: {exc}"
+        report.problems.append((text, _recovery(settings)))
+        return False
+    report.ok.append(f"every table read in full: {tables} tables, {total:,} rows")
     return True
 
 

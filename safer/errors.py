@@ -4,6 +4,8 @@ SaferError
 ├── ConfigError        a config, catalogue or plan file is invalid (names file and key)
 ├── FetchError         a source could not be fetched; ``transient`` says if a retry may help
 ├── LoadError          a landed file could not be staged or promoted (names file, row, field)
+├── LocalFault         our own files could not be written or read (a full, read-only or failing
+│                      disk): the job's fault, never the source's, so never a quarantine
 ├── CheckError         the check engine itself failed (not a data failure)
 ├── QuarantineError    an operator's quarantine command was refused (unknown, released, stale)
 ├── SendError          a digest could not be handed to SMTP; ``transient`` as for FetchError
@@ -18,6 +20,7 @@ __all__ = [
     "DigestError",
     "FetchError",
     "LoadError",
+    "LocalFault",
     "QuarantineError",
     "SaferError",
     "SendError",
@@ -42,6 +45,10 @@ class FetchError(SaferError):
 
 class LoadError(SaferError):
     """A landed file could not be staged or promoted."""
+
+
+class LocalFault(SaferError):
+    """Writing or reading our own files failed (ENOSPC, EROFS, EIO): not what the source sent."""
 
 
 class CheckError(SaferError):

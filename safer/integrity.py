@@ -26,13 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pipelines.db import Database
+from pipelines.db import Database, DatabaseError, database_problem
 from pipelines.sources import SOURCES
 
-__all__ = ["KEYS", "in_flight", "problems"]
+__all__ = ["KEYS", "in_flight", "problems", "read_every_table", "verify"]
 
 IN_USE = ("loaded", "revised", "released")
-LEDGER_STATUSES = (*IN_USE, "quarantined", "failed")
+LEDGER_STATUSES = (*IN_USE, "quarantined", "failed", "withdrawn")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "written")
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -59,6 +59,37 @@ def problems(db: Database) -> list[str]:
     if "delivery_attempts" in tables:
         found += _outbox_problems(db)
     return found
+
+
+def read_every_table(db: Database) -> tuple[int, int]:
+    """Read every column of every table, so a damaged block fails its checksum here rather than
+    in the middle of a run; returns (tables, rows). Raises DatabaseError naming the table."""
+    tables = [
+        str(row[0])
+        for row in db.rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+            "AND table_catalog = current_database() ORDER BY table_name"
+        )
+    ]
+    total = 0
+    for table in tables:
+        try:
+            total += int(db.scalar(f'SELECT count(*), min(hash(COLUMNS(*))) FROM "{table}"'))
+        except DatabaseError as exc:
+            raise type(exc)(f"{exc} (reading table {table})") from exc
+    return len(tables), total
+
+
+def verify(db: Database) -> list[str]:
+    """Why the database cannot be trusted, one sentence each: a block that cannot be read, or
+    the consistency ``problems``; empty when sound. What a run checks before it sends anything
+    the damage could make wrong, and what ``safer status --check`` reports."""
+    try:
+        read_every_table(db)
+    except DatabaseError as exc:
+        problem = database_problem(exc, db.path)
+        return [str(problem) if problem else f"{db.path}: {exc}"]
+    return problems(db)
 
 
 def in_flight(db: Database) -> list[str]:

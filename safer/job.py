@@ -12,28 +12,30 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from enum import IntEnum
 
 from alerts.deliver import Delivery, RetryPolicy, deliver, send_queued
-from alerts.operator import check_overdue, note_run, send_alerts
+from alerts.operator import check_overdue, note_run, raise_alert, send_alerts
 from alerts.send import send_message
 from checks.models import Severity
 from indicators.definitions import Catalogue, Plan, load_catalogue, load_plans
 from indicators.measure import load_outcome_groups, load_population, outcome_labels
 from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.batch import BatchOutcome
-from pipelines.db import Database, open_database
+from pipelines.db import Database, DatabaseCorrupt, open_database
 from pipelines.health import record_health
 from pipelines.ledger import adopt_unowned_batches
 from pipelines.sources import active_catalogue, configured
 from pipelines.sync import sync_all
 from safer import faults, stopping
 from safer.assess import Assessment, assess, record_unit, report_missing
+from safer.conditions import Condition, conditions
 from safer.config import Settings, smtp_password
 from safer.errors import ConfigError
 from safer.inputs import inputs_fingerprint, last_assessed
+from safer.integrity import verify
 
 __all__ = ["Assessment", "ExitCode", "Parts", "RunReport", "assess", "run", "smtp_sender"]
 
@@ -101,6 +103,7 @@ def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = 
     _check_routes(settings, catalogue, plans)
     run_id = f"{clock():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with open_database(settings.database) as db:
+        _refuse_damaged(db)
         adopt_unowned_batches(db, settings.force.id)
         check_overdue(db, settings, clock())  # before this run can count as a success
         db.execute(
@@ -108,6 +111,7 @@ def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = 
             [run_id, as_of, clock()],
         )
         report = _run_stages(db, settings, catalogue, plans, run_id, as_of, clock, parts or Parts())
+        report = _attend(db, report, conditions(db, settings, clock()), clock())
         faults.point("run.finishing")
         summary = _summary(report)
         db.execute(
@@ -117,6 +121,51 @@ def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = 
         )
         send_alerts(db, settings, smtp_sender(settings), clock())
     return report
+
+
+def _refuse_damaged(db: Database) -> None:
+    """Before anything is fetched, written or sent: a database that cannot be read in full, or
+    fails its consistency checks, would make figures wrong (an indicator whose table cannot be
+    read would read "no figures yet"), so the run stops here, in one line."""
+    found = verify(db)
+    if found:
+        more = f" (and {len(found) - 1} more problems)" if len(found) > 1 else ""
+        raise DatabaseCorrupt(
+            f"{found[0]}{more}; the run stopped before fetching or sending anything: run "
+            "`safer doctor`"
+        )
+
+
+# What each condition makes of a run's exit code (a database condition stops the run first).
+_CONDITION_CODES = {
+    "source_skipped": ExitCode.JOB_ERROR,
+    "quarantined": ExitCode.CHECKS_FAILED,
+    "return_conflict": ExitCode.CHECKS_FAILED,
+    "digests_refused": ExitCode.DIGEST_NOT_SENT,
+    "digests_waiting": ExitCode.DIGEST_NOT_SENT,
+    "database": ExitCode.JOB_ERROR,
+}
+
+
+def _attend(
+    db: Database, report: RunReport, found: Sequence[Condition], now: dt.datetime
+) -> RunReport:
+    """Log every condition that holds, alert the operator once per episode, and let each
+    count in the exit code for as long as it persists: a quarantined batch still withholding
+    figures exits 3 at every run, not only the one that quarantined it."""
+    for condition in found:
+        logger.warning("needs attention: %s", condition.text)
+        raise_alert(
+            db,
+            f"condition:{condition.key}",
+            condition.kind,
+            f"[safer] {condition.text}"[:200],
+            f"{condition.text}\n\nThis holds until it is mended; `safer status --check` fails "
+            "meanwhile. You are told once; every run logs it again.",
+            now,
+        )
+    codes = tuple(_CONDITION_CODES[c.kind] for c in found)
+    return replace(report, problems=tuple(dict.fromkeys((*report.problems, *codes))))
 
 
 def _summary(report: RunReport) -> str:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from alerts.deliver import area_names, notified, preview_digest, stale_indicators
+from alerts.deliver import area_names, notified, preview_digest, sent_record, stale_indicators
 from alerts.digest import Digest
 from alerts.render import Rendered, render_digest
 from indicators.definitions import load_catalogue, load_plans
@@ -53,8 +53,18 @@ def preview(
         previews = []
         for person in chosen:
             told = notified(db, person.email)
+            sent = sent_record(db, person.email, settings.force.id)
             digest = preview_digest(
-                person, catalogue, plans, names, found.evaluations, told, found.notes, force, stale
+                person,
+                catalogue,
+                plans,
+                names,
+                found.evaluations,
+                told,
+                found.notes,
+                force,
+                stale,
+                sent,
             )
             if digest is not None:
                 previews.append(Preview(person, digest, render_digest(digest)))

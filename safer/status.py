@@ -21,6 +21,7 @@ from pipelines.db import Database
 from pipelines.health import source_health
 from pipelines.quarantine import list_batches
 from pipelines.sources import configured
+from safer.conditions import conditions
 from safer.config import Settings
 from safer.lock import held_by
 
@@ -57,6 +58,8 @@ def collect(db: Database, settings: Settings, now: dt.datetime) -> dict[str, Any
             for key, subject, created in pending_alerts(db)
         ],
     }
+    # What keeps the job from its work (safer.conditions), kept in the snapshot too.
+    found["conditions"] = [c.text for c in conditions(db, settings, now)]
     found["problems"] = _problems(found, settings, now)
     found["healthy"] = not found["problems"]
     plain: dict[str, Any] = _plain(found)
@@ -135,10 +138,7 @@ def _problems(found: dict[str, Any], settings: Settings, now: dt.datetime) -> li
             problems.append(
                 f"{source['source']} has failed {source['consecutive_failures']} runs in a row"
             )
-    failed = [d for d in found["pending_digests"] if d["status"] == "failed"]
-    if failed:
-        problems.append(f"{len(failed)} digests were refused by the SMTP server")
-    return problems
+    return problems + list(found.get("conditions", []))
 
 
 def _moment(value: dt.datetime | str) -> dt.datetime:

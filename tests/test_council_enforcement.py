@@ -195,7 +195,7 @@ def _of(rows: Rows, csp: str) -> Rows:
     return [r for r in rows if r["csp_code"] == csp]
 
 
-def test_partnerships_files_coexist_and_a_correction_replaces_only_its_own(
+def test_partnerships_files_coexist_and_a_correction_under_its_name_replaces_only_its_own(
     tmp_path: Path, clock: Clock
 ) -> None:
     folder = tmp_path / "returns"
@@ -219,10 +219,10 @@ def test_partnerships_files_coexist_and_a_correction_replaces_only_its_own(
         {**r, "count": str(int(r["count"]) + 5)} if r["action_type"] == "closure_order" else r
         for r in _of(rows, HALTON)
     ]
-    _write(folder / "halton-q1-corrected.csv", corrected)
+    _write(folder / "halton-q1.csv", corrected)
     outcomes = {o.slot: o for o in _sync(settings, clock)}
 
-    revised = outcomes["halton-q1-corrected.csv"]
+    revised = outcomes["halton-q1.csv"]
     assert revised.outcome == "revised", revised.message
     assert f"(revises {first['halton-q1.csv'].batch_id})" in revised.message
     assert {o.outcome for s, o in outcomes.items() if s != revised.slot} == {"unchanged"}
@@ -234,7 +234,7 @@ def test_partnerships_files_coexist_and_a_correction_replaces_only_its_own(
             "GROUP BY ALL ORDER BY 1",
             [q1],
         )
-    assert files == [(HALTON, "halton-q1-corrected.csv", 12), (WARRINGTON, "warrington-q1.csv", 12)]
+    assert files == [(HALTON, "halton-q1.csv", 12), (WARRINGTON, "warrington-q1.csv", 12)]
 
 
 def _bad(tmp_path: Path, change: Callable[[Rows], Rows], name: str = "bad.csv") -> Path:

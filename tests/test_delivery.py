@@ -249,7 +249,15 @@ def test_a_permanent_refusal_is_recorded_reported_and_not_retried(
         again = run(settings, AS_OF, clock)
 
     assert report.exit_code is ExitCode.DIGEST_NOT_SENT
-    assert again.exit_code is ExitCode.OK, "reported once, by the run it failed in"
+    # Undelivered until resent: every run says so, and the operator is told once.
+    assert again.exit_code is ExitCode.DIGEST_NOT_SENT
+    [(subject,)] = _rows(
+        settings.database.path,
+        "SELECT subject FROM operator_alerts WHERE kind = ?",
+        ["digests_refused"],
+    )
+    assert subject.startswith("[safer] 1 digest was refused by the SMTP server (last error: ")
+    assert "550 5.7.1" in subject and f"`safer digest --resend {report.run_id}`" in subject
     assert _statuses(settings.database.path) == {LEAD: "failed", HALTON: "sent"}
     assert _attempts(settings.database.path, LEAD) == [(1, "first", "permanent")]
     [error] = _rows(settings.database.path, "SELECT last_error FROM outbox WHERE email = ?", [LEAD])

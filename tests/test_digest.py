@@ -19,6 +19,7 @@ from alerts.digest import Told, build_digest
 from alerts.model import Digest
 from alerts.notes import DataNote
 from alerts.render import render_digest
+from alerts.revisions import NOTHING_SENT, Sent, SentRecord, SourceEvent, revision_kind
 from indicators.definitions import load_catalogue, load_plans
 from indicators.evaluate import Evaluation, Status
 from indicators.spc import SpcRules, describe, spc
@@ -118,9 +119,10 @@ def _digest(
     found: Sequence[Evaluation] = EVALUATIONS,
     notes: Sequence[DataNote] = NOTES,
     stale: dict[str, str] | None = None,
+    sent: SentRecord = NOTHING_SENT,
 ) -> Digest:
     digest = build_digest(
-        recipient, CATALOGUE, PLANS, AREAS, found, told or {}, notes, FORCE, stale
+        recipient, CATALOGUE, PLANS, AREAS, found, told or {}, notes, FORCE, stale, sent
     )
     assert digest is not None
     return digest
@@ -618,3 +620,134 @@ def test_a_comparison_with_a_period_that_is_not_the_one_before_says_last_judged(
     (line,) = _walk(HALTON, history)[0]
     assert line.startswith("Worse while off track: ")
     assert line.endswith("Last judged in 2024/25 Q3 (1.70 per 1,000), slightly off track then.")
+
+
+# --- revision notices: a figure sent before that has changed since ---------------------------
+
+SENT_AT = dt.datetime(2026, 1, 15, 6, 0, tzinfo=dt.UTC)
+REPUBLISHED = SourceEvent(
+    "police_uk_street",
+    "police_street",
+    "data.police.uk street file",
+    "month",
+    "revised",
+    (dt.date(2025, 11, 1),),
+    SENT_AT + dt.timedelta(days=30),
+)
+
+
+def _sent(
+    figures: dict[tuple[str, str, dt.date], float | None], *events: SourceEvent
+) -> SentRecord:
+    return SentRecord({key: Sent(v, "earlier", SENT_AT) for key, v in figures.items()}, events)
+
+
+@pytest.mark.parametrize(
+    ("indicator", "was", "now", "kind"),
+    [
+        ("asb_incidents", 1463.0, 1463.0000001, None),  # float noise
+        ("asb_incidents", 1463.4, 1462.6, None),  # 1,463 either way
+        ("asb_incidents", 1463.0, 1368.0, "Revised"),
+        ("positive_outcome_rate", 0.2181, 0.2184, None),  # 21.8% either way
+        ("positive_outcome_rate", 0.2181, 0.2186, "Revised"),  # 21.8% → 21.9%
+        ("asb_per_1000", 2.014, 2.006, None),
+        ("asb_per_1000", 2.014, 2.016, "Revised"),  # 2.01 → 2.02
+        ("asb_incidents", 50.0, None, "Withdrawn"),
+        ("asb_incidents", None, 50.0, "Restored"),  # said "no figure", now one again
+        ("asb_incidents", None, None, None),
+    ],
+)
+def test_a_revision_is_a_change_the_digest_would_show(
+    indicator: str, was: float | None, now: float | None, kind: str | None
+) -> None:
+    assert revision_kind(FULL.get(indicator), was, now) == kind
+
+
+def test_a_figure_changed_since_it_was_sent_is_one_line_then_not_again() -> None:
+    from alerts.ledger import COLUMNS, WITHDRAWN, ledger_rows
+
+    sent = _sent(
+        {
+            ("asb_incidents", FORCE, Q3): 1700.0,  # 1,650 now
+            ("asb_incidents", "E22000354", Q3): 480.2,  # 480 now: the same as printed
+            ("asb_incidents", "E22000023", Q[2]): 240.0,  # no figure now
+            ("positive_outcome_rate", FORCE, Q3): 0.25,  # withheld now: "what moved" says so
+            ("calls_999_within_10s", FORCE, Q3): 0.91,  # not measured: could not tell
+        },
+        REPUBLISHED,
+    )
+    first = _digest(LEAD, {}, EVALUATIONS, sent=sent)
+    assert [f"{r.kind}: {r.text}" for r in first.revisions] == [
+        "Revised: ASB incidents, Cheshire, 2025/26 Q3: 1,700 → 1,650 (data.police.uk street "
+        "file for Nov 2025 republished).",
+        "Withdrawn: ASB incidents, Halton, 2025/26 Q1: 240 → no figure (withdrawn at source).",
+    ]
+    assert first.subject.endswith(", 2 revised")
+    rendered = render_digest(first)
+    text, html = rendered.text, rendered.html
+    assert text.index("REVISED SINCE YOUR LAST DIGEST") < text.index("AT A GLANCE")
+    assert "\n- WITHDRAWN: ASB incidents, Halton, 2025/26 Q1: 240 → no figure (" in text
+    assert html.index(">Revised since your last digest<") < html.index(">At a glance<")
+    assert html.count("data-revision") == 2
+    east = Recipient(name="East", email="e@example.org", areas=("E22000354",))
+    assert _digest(east, {}, EVALUATIONS, sent=sent).revisions == (), "not their figures"
+    # The digest records what it said; built from that record, nothing is news again.
+    rows = [dict(zip(COLUMNS, r, strict=True)) for r in ledger_rows(first, EVALUATIONS, PLANS)]
+    withdrawn = [r for r in rows if r["status"] == WITHDRAWN]
+    assert [(r["section"], r["value"], r["value_number"]) for r in withdrawn] == [
+        ("revised", "no figure", None)
+    ]
+    recorded = {
+        (r["indicator_id"], r["area_code"], r["period_start"]): r["value_number"]
+        for r in rows
+        if r["indicator_id"] and (r["value_number"] is not None or r["status"] == WITHDRAWN)
+    }
+    assert recorded[("asb_incidents", FORCE, Q3)] == 1650
+    later = SentRecord(
+        {**sent.figures, **{k: Sent(v, "first", SENT_AT) for k, v in recorded.items()}},
+        sent.events,
+    )
+    assert (
+        build_digest(
+            LEAD, CATALOGUE, PLANS, AREAS, EVALUATIONS, _told(first), NOTES, FORCE, None, later
+        )
+        is None
+    )
+
+
+def test_a_revision_that_also_moves_the_status_is_said_in_one_line() -> None:
+    red, green = _rate(Q[3], Status.RED, 2.0), _rate(Q[3], Status.GREEN, 1.5)
+    first = _digest(HALTON, {}, [red], notes=[])
+    sent = _sent({("asb_per_1000", "E22000023", Q[3]): 2.0})
+
+    digest = _digest(HALTON, _told(first), [green], notes=[], sent=sent)
+
+    assert digest.movements == (), "not also 'back on track' under what moved"
+    assert [f"{r.kind}: {r.text}" for r in digest.revisions] == [
+        "Revised: ASB incidents per 1,000 residents, Halton, 2025/26 Q2: 2.00 per 1,000 → "
+        "1.50 per 1,000 (revised at source). Now on track; it was off track when last sent."
+    ]
+    assert digest.subject.endswith("Halton: 1 back on track, 1 revised")
+
+
+def test_a_figure_whose_return_was_removed_names_the_file_as_it_can_be_printed() -> None:
+    removed = SourceEvent(
+        "council_enforcement",
+        "council_enforcement",
+        "council enforcement return",
+        "quarter",
+        "withdrawn",
+        (Q[3],),
+        SENT_AT + dt.timedelta(days=1),
+        name="halton-q2\x1b[2J.csv",
+    )
+    now = _e("asb_formal_powers", "E22000023", Q3, Status.NOT_EVALUATED, 30)
+    sent = _sent({("asb_formal_powers", "E22000023", Q[3]): 50.0}, removed)
+
+    digest = build_digest(HALTON, FULL, PLANS, AREAS, [now], {}, [], FORCE, None, sent)
+
+    assert digest is not None
+    assert [r.text for r in digest.revisions] == [
+        "ASB formal powers used by councils, Halton, 2025/26 Q2: 50 → no figure (council "
+        "enforcement return halton-q2\\x1b[2J.csv removed)."
+    ]

@@ -23,7 +23,7 @@ from pipelines.sources import active_catalogue
 from safer import commands
 from safer.config import load_config
 from safer.inputs import inputs_fingerprint
-from safer.job import ExitCode, run
+from safer.job import ExitCode, RunReport, run
 from safer.periods import quarter_label
 from scheduler import main
 from tests.conftest import ROOT, STREET, write_config
@@ -466,3 +466,121 @@ def test_another_forces_file_for_the_same_month_lends_no_warning_to_this_forces_
     with connect(settings.database.path) as db:
         shown = db.rows("SELECT DISTINCT data_warning FROM evaluations")
     assert shown and not any("Merseyside" in str(warning) for (warning,) in shown), shown
+
+
+def _html_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def _republish(path: Path, removed: int, relocated: int = 0) -> None:
+    """``path`` republished as data.police.uk does: the first ``removed`` of Cheshire East's ASB
+    rows taken out and the next ``relocated`` moved to an LSOA outside the force."""
+    lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines(keepends=True)
+    asb = [n for n, line in enumerate(lines) if ",Anti-social behaviour," in line]
+    east = [n for n in asb if ",Cheshire East " in lines[n]]
+    gone, moved = set(east[:removed]), set(east[removed : removed + relocated])
+    assert len(gone) + len(moved) == removed + relocated, "the month had the rows to change"
+    kept = [
+        line.replace(",Cheshire East ", ",Manchester ") if n in moved else line
+        for n, line in enumerate(lines)
+        if n not in gone
+    ]
+    path.write_bytes(gzip.compress("".join(kept).encode("utf-8")))
+
+
+def _touch_location(path: Path) -> None:
+    """``path`` republished with one row's Location reworded: no figure changes."""
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    assert "On or near " in text
+    path.write_bytes(gzip.compress(text.replace("On or near ", "On/near ", 1).encode("utf-8")))
+
+
+def _changed(report: RunReport) -> list[tuple[str, str]]:
+    return [(b.slot, b.outcome) for b in report.batches if b.outcome != "unchanged"]
+
+
+def test_a_sent_figure_revised_at_source_is_told_once_in_one_line(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    smtp_server: tuple[int, list[EmailMessage]],
+    clock: Clock,
+) -> None:
+    """Issue 15: force ASB 2024/25 Q4 was sent as 1,463; March 2025 is republished with 95 of
+    its ASB rows removed or moved out of the force: the lead's next digest says so in one line,
+    and the run after, which assesses again, does not say it again."""
+    base_url, folder = source
+    port, received = smtp_server
+    settings = load_config(write_config(tmp_path, base_url, MONTHS, smtp_port=port))
+    run(settings, AS_OF, clock)
+    assert "- Cheshire: 1,463 | " in _text_part(next(m for m in received if "lead@" in m["To"]))
+    _republish(folder / "2025-03-cheshire-street.csv.gz", removed=80, relocated=15)
+
+    second = run(settings, AS_OF, clock)
+
+    assert second.exit_code is ExitCode.OK
+    assert _changed(second) == [("2025-03", "revised")]
+    [notice] = received[2:]  # Halton's figures did not change: nothing for Halton
+    assert notice["To"] == "Performance lead <lead@example.org>"
+    assert notice["Subject"] == "Community safety 2024/25 Q4, Cheshire: 3 revised"
+    text, html = _text_part(notice), _html_part(notice)
+    line = (
+        "ASB incidents, Cheshire, 2024/25 Q4: 1,463 → 1,368 "
+        "(data.police.uk street file for Mar 2025 republished)."
+    )
+    assert [x for x in text.splitlines() if "1,463" in x] == [f"- REVISED: {line}"]
+    assert text.index("REVISED SINCE YOUR LAST DIGEST") < text.index("AT A GLANCE")
+    assert "- REVISED: ASB incidents, Cheshire East, 2024/25 Q4: 459 → 364 (" in text
+    assert "1.15 per 1,000 → 0.91 per 1,000 (" in text, "formatted as the digest formats it"
+    assert "- Cheshire: 1,368 | " in text
+    assert html.count("1,463") == 1 and f"<strong>Revised</strong>: {line}" in html
+    assert html.index("Revised since your last digest") < html.index("At a glance")
+    _touch_location(folder / "2025-01-cheshire-street.csv.gz")
+
+    third = run(settings, AS_OF, clock)
+
+    assert _changed(third) == [("2025-01", "revised")]
+    with connect(settings.database.path) as db:
+        skipped = db.rows(
+            "SELECT outcome FROM run_units WHERE run_id = ? AND unit = 'assess'", [third.run_id]
+        )
+    assert skipped == [], "the run assessed the figures again"
+    assert third.delivery.stored == () and len(received) == 3, "told once, not again"
+
+
+def test_a_revision_held_for_review_then_released_is_told_against_the_figure_sent_before(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    smtp_server: tuple[int, list[EmailMessage]],
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Clock,
+) -> None:
+    """A republished March that moves its ASB count by a third is held for review (the quarter
+    withheld); once an operator releases it, the figure last sent as a number (1,463) is the
+    one the notice compares with, and the release is said on the same line."""
+    base_url, folder = source
+    port, received = smtp_server
+    config = write_config(tmp_path, base_url, MONTHS, smtp_port=port)
+    settings = load_config(config)
+    monkeypatch.setattr(commands, "now", clock)
+    run(settings, AS_OF, clock)
+    _republish(folder / "2025-03-cheshire-street.csv.gz", removed=200)
+    held = run(settings, AS_OF, clock)
+    [batch] = [b for b in held.batches if b.outcome == "quarantined"]
+    assert "revision_within_tolerance" in batch.message
+    assert not any("REVISED" in _text_part(m) for m in received), "withheld, not revised"
+
+    assert main(["quarantine", "release", batch.batch_id, "--config", str(config)]) == 0
+    released = run(settings, AS_OF, clock)
+
+    assert released.exit_code is ExitCode.OK
+    lead, halton = (next(m for m in received[4:] if who in m["To"]) for who in ("lead@", "halton@"))
+    text = _text_part(lead)
+    assert [x for x in text.splitlines() if "ASB incidents, Cheshire, " in x] == [
+        "- REVISED: ASB incidents, Cheshire, 2024/25 Q4: 1,463 → 1,263 (data.police.uk street "
+        "file for Mar 2025 released after review). Now on track; it was withheld when last sent."
+    ]
+    # Halton's own figures came back as they were sent: released, and nothing revised.
+    assert "- RELEASED: ASB incidents, Halton, 2024/25 Q4: its data now pass" in _text_part(halton)
+    assert "REVISED" not in _text_part(halton)

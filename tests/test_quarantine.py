@@ -371,3 +371,36 @@ def test_names_from_a_source_reach_the_terminal_with_control_characters_escaped(
     assert main(["quarantine", "show", batch_id, "--config", config]) == 0
     shown = capsys.readouterr().out
     assert "\x1b" not in shown and "\\x1b[2J.csv" in shown
+
+
+def test_a_batch_whose_staged_copy_is_lost_is_refetched_and_checked_anew(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base_url, folder = source
+    config = _quarantined(tmp_path, base_url, capsys)
+    batch_id = _batch_id(config, capsys)
+    settings = load_config(Path(config))
+    staging_path(settings.paths.data_dir, batch_id).unlink()  # a damaged or lost staging file
+
+    assert main(["quarantine", "release", batch_id, "--config", config]) == 1
+    assert f"`safer quarantine refetch {batch_id}` fetches the file again" in caplog.text
+
+    # Unchanged at source: fetched whole (no validators), checked anew, quarantined again.
+    assert main(["quarantine", "refetch", batch_id, "--config", config]) == 3
+    assert "refetched 2025-02 of police_uk_street: quarantined: " in capsys.readouterr().out
+    assert staging_path(settings.paths.data_dir, batch_id).is_file()  # releasable again
+
+    for path in STREET.glob("2025-02-*.gz"):  # the publisher corrects the month
+        (folder / path.name).write_bytes(path.read_bytes())
+    assert main(["quarantine", "refetch", batch_id, "--config", config]) == 0
+    assert "refetched 2025-02 of police_uk_street: loaded: " in capsys.readouterr().out
+    with connect(settings.database.path) as db:
+        assert withheld_quarters(db, SOURCE) == {}
+        assert db.scalar(
+            "SELECT count(*) FROM police_street WHERE period = DATE '2025-02-01'"
+        ) == len(_raw_rows(folder / FEBRUARY))
+    assert main(["quarantine", "refetch", batch_id, "--config", config]) == 1
+    assert "only the latest file of a slot can be refetched" in caplog.text

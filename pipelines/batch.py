@@ -278,6 +278,7 @@ def _sync_file(
     base = source.base(ctx.settings)
     previous = {} if anew else _previous(db, source.id, wanted.slot, ctx.settings.force.id)
     folder = ctx.settings.paths.data_dir / "landing" / source.id / safe_name(wanted.slot)
+    url = f"{base.rstrip('/')}/{wanted.relative}"
     try:
         landed = land(
             base,
@@ -288,10 +289,8 @@ def _sync_file(
             last_modified=previous.get("last_modified"),
         )
     except (LocalFault, OSError) as exc:
-        url = f"{base.rstrip('/')}/{wanted.relative}"
         return _local_failure(db, source, ctx, wanted, started, url, exc, ())
     except FetchError as exc:
-        url = f"{base.rstrip('/')}/{wanted.relative}"
         _record_failure(db, source, ctx, wanted, started, url, str(exc))
         return BatchOutcome(
             source.id, wanted.slot, wanted.period, "failed", str(exc), unreachable=exc.transient

@@ -70,7 +70,8 @@ def run_command(
             assert parts is not None, kind
             report = run(settings, as_of or now().date(), now, parts)
             with open_database(settings.database) as db:
-                write_snapshot(collect(db, settings, now()), snapshot_path(settings))
+                snapshot = collect(db, settings, now(), report.conditions)
+                write_snapshot(snapshot, snapshot_path(settings))
     except Busy as exc:
         logger.warning("%s", exc)
         return int(ExitCode.BUSY)

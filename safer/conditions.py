@@ -37,10 +37,14 @@ class Condition:
     """One line for ``safer status``, the log and the alert's subject."""
 
 
-def conditions(db: Database, settings: Settings, now: dt.datetime) -> list[Condition]:
-    """Every condition holding now, the gravest first."""
+def conditions(
+    db: Database, settings: Settings, now: dt.datetime, *, database: bool = True
+) -> list[Condition]:
+    """Every condition holding now, the gravest first; without the database's own check when
+    ``database`` is False (a run verified it before it began: reading every table is the one
+    costly check, done once per run)."""
     return [
-        *_database(db),
+        *(_database(db) if database else []),
         *_skipped(db, settings, now),
         *_withholding(db, settings),
         *_conflicting(db, settings),

@@ -84,6 +84,8 @@ class RunReport:
     problems: tuple[ExitCode, ...] = field(default_factory=tuple)
     failed_units: tuple[str, ...] = ()
     """Every unit that failed, as "unit: message", for the log and the operator."""
+    conditions: tuple[Condition, ...] = ()
+    """What keeps the job from its work as the run ended (``safer.conditions``)."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -111,7 +113,9 @@ def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = 
             [run_id, as_of, clock()],
         )
         report = _run_stages(db, settings, catalogue, plans, run_id, as_of, clock, parts or Parts())
-        report = _attend(db, report, conditions(db, settings, clock()), clock())
+        # The database was verified before the run began (_refuse_damaged).
+        found = conditions(db, settings, clock(), database=False)
+        report = _attend(db, report, found, clock())
         faults.point("run.finishing")
         summary = _summary(report)
         db.execute(
@@ -136,14 +140,13 @@ def _refuse_damaged(db: Database) -> None:
         )
 
 
-# What each condition makes of a run's exit code (a database condition stops the run first).
+# What each condition makes of a run's exit code (a damaged database stops the run first).
 _CONDITION_CODES = {
     "source_skipped": ExitCode.JOB_ERROR,
     "quarantined": ExitCode.CHECKS_FAILED,
     "return_conflict": ExitCode.CHECKS_FAILED,
     "digests_refused": ExitCode.DIGEST_NOT_SENT,
     "digests_waiting": ExitCode.DIGEST_NOT_SENT,
-    "database": ExitCode.JOB_ERROR,
 }
 
 
@@ -165,7 +168,8 @@ def _attend(
             now,
         )
     codes = tuple(_CONDITION_CODES[c.kind] for c in found)
-    return replace(report, problems=tuple(dict.fromkeys((*report.problems, *codes))))
+    problems = tuple(dict.fromkeys((*report.problems, *codes)))
+    return replace(report, problems=problems, conditions=tuple(found))
 
 
 def _summary(report: RunReport) -> str:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from pipelines.db import Database
 from pipelines.health import source_health
 from pipelines.quarantine import list_batches
 from pipelines.sources import configured
-from safer.conditions import conditions
+from safer.conditions import Condition, conditions
 from safer.config import Settings
 from safer.lock import held_by
 
@@ -34,8 +35,14 @@ def snapshot_path(settings: Settings) -> Path:
     return settings.paths.data_dir / SNAPSHOT
 
 
-def collect(db: Database, settings: Settings, now: dt.datetime) -> dict[str, Any]:
-    """Everything status reports, as plain JSON-ready values."""
+def collect(
+    db: Database,
+    settings: Settings,
+    now: dt.datetime,
+    known: Sequence[Condition] | None = None,
+) -> dict[str, Any]:
+    """Everything status reports, as plain JSON-ready values; ``known`` are the conditions a
+    run has just found (so its snapshot does not read every table again)."""
     runs = db.dicts(
         "SELECT run_id, as_of, started_at, finished_at, exit_code, status, summary FROM runs "
         "ORDER BY started_at DESC LIMIT 10"
@@ -59,7 +66,8 @@ def collect(db: Database, settings: Settings, now: dt.datetime) -> dict[str, Any
         ],
     }
     # What keeps the job from its work (safer.conditions), kept in the snapshot too.
-    found["conditions"] = [c.text for c in conditions(db, settings, now)]
+    held = conditions(db, settings, now) if known is None else known
+    found["conditions"] = [c.text for c in held]
     found["problems"] = _problems(found, settings, now)
     found["healthy"] = not found["problems"]
     plain: dict[str, Any] = _plain(found)

@@ -8,6 +8,7 @@ test may mount one) or ``/dev/full``, which fails every write with ENOSPC.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -71,22 +72,32 @@ class _Recorder:
         return Response(self.body, content_type="text/csv", headers={"ETag": '"v1"'})
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """``tmp_path/var`` on a 64 MB tmpfs of its own (root with CAP_SYS_ADMIN only)."""
-    var = tmp_path / "var"
-    var.mkdir()
+@contextlib.contextmanager
+def _tmpfs(where: Path, options: str) -> Iterator[Path]:
+    """A tmpfs of its own mounted at ``where`` (root with CAP_SYS_ADMIN only): skipped where it
+    cannot be mounted, failed instead under SAFER_REQUIRE_TMPFS=1 (.ci/run runs as root)."""
+    where.mkdir(exist_ok=True)
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(var)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
         capture_output=True,
         check=False,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+        reason = f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}"
+        if os.environ.get("SAFER_REQUIRE_TMPFS") == "1":
+            pytest.fail(f"{reason} (SAFER_REQUIRE_TMPFS=1)")
+        pytest.skip(reason)
     try:
-        yield var
+        yield where
     finally:
-        subprocess.run(["umount", "-l", str(var)], check=False)
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """``tmp_path/var`` on a 64 MB tmpfs of its own."""
+    with _tmpfs(tmp_path / "var", "size=64m") as var:
+        yield var
 
 
 def test_a_full_disk_while_staging_fails_the_unit_and_the_next_run_fetches_it_whole(
@@ -161,15 +172,7 @@ def test_a_quarantined_month_is_fetched_whole_not_validated_against_its_etag(
 def test_a_read_only_data_folder_is_one_line_naming_it_not_a_traceback(tmp_path: Path) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9/unused", ["2025-01"])
     var = tmp_path / "var"  # data_dir = "var" in the config
-    var.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(var)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with _tmpfs(var, "ro,size=1m"):
         done = subprocess.run(
             [sys.executable, "-m", "scheduler", "run", "--config", str(config)],
             cwd=ROOT,
@@ -177,8 +180,6 @@ def test_a_read_only_data_folder_is_one_line_naming_it_not_a_traceback(tmp_path:
             text=True,
             timeout=120,
         )
-    finally:
-        subprocess.run(["umount", "-l", str(var)], check=False)
 
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout

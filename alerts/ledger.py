@@ -14,6 +14,7 @@ from alerts.model import Digest, Monitored, MonitoredItem
 from alerts.model import Row as SummaryRow
 from indicators.definitions import Plan
 from indicators.evaluate import Evaluation, Status
+from safer.periods import add_months
 
 __all__ = ["COLUMNS", "WITHDRAWN", "ledger_rows"]
 
@@ -49,6 +50,9 @@ COLUMNS = (
 Row = tuple[object, ...]
 _Key = tuple[str, str, dt.date]
 
+_NO_CHANGE = ("n/a", "–")
+"""A summary row's change on last year when it shows none (no figure, or withheld)."""
+
 WITHDRAWN = "withdrawn"
 """The status of a row recording that a figure sent before now has no figure."""
 
@@ -57,8 +61,8 @@ def ledger_rows(
     digest: Digest, evaluations: Sequence[Evaluation], plans: Sequence[Plan]
 ) -> list[Row]:
     """One row per figure the digest shows (summary, then appendix), per movement and per
-    revision notice of a period it does not otherwise show, and per series named as having
-    no current data."""
+    revision notice of a period it does not otherwise show, per figure shown beside a summary
+    row (the force's, last year's), and per series named as having no current data."""
     found = {(e.indicator_id, e.area_code, e.period_start): e for e in evaluations}
     movements: dict[_Key, str] = {}
     for m in digest.movements:  # most severe first: a figure's row names its gravest movement
@@ -112,6 +116,12 @@ def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
                 },
             )
     shown |= {(m.indicator_id, m.area_code, m.period_start) for m in digest.movements}
+    for section, key in _beside(digest):
+        # Figures shown beside a row (the force's; last year's, which the change is on): kept
+        # so that a revision of them is told, as the row's own figure is.
+        if key not in shown:
+            shown.add(key)
+            yield section, {"indicator_id": key[0], "area_code": key[1], "period_start": key[2]}
     for r in digest.revisions:
         # A revised figure the digest does not otherwise show (an earlier quarter, or one
         # withdrawn): recorded as it now stands, so the notice is given once.
@@ -132,6 +142,14 @@ def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
             )
     for sentence in digest.stale:
         yield "no current data", {"indicator": sentence, "status": "not_shown", "reason": sentence}
+
+
+def _beside(digest: Digest) -> Iterator[tuple[str, _Key]]:
+    for row in (r for shown_row in digest.rows for r in shown_row.covers or (shown_row,)):
+        if row.context_area:
+            yield "context", (row.indicator_id, row.context_area, row.period_start)
+        if row.last_year not in _NO_CHANGE:
+            yield "last year", (row.indicator_id, row.area_code, add_months(row.period_start, -12))
 
 
 def _row_fields(row: SummaryRow) -> dict[str, object]:

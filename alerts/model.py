@@ -60,6 +60,9 @@ class Row:
     """The comparison the plan makes: "rest of force 1.34 (+56%)", "target ≥ 90.0%"."""
     context: str = ""
     """The force's figure beside a partnership's, when the force has no row of its own."""
+    context_area: str = ""
+    """The force's area code when ``context`` (or the group's) shows its figure: the ledger
+    keeps that figure too, so a revision of it is told (alerts/revisions.py)."""
     shown_period: str = ""
     """The period, when it is not the digest's (a yearly figure, an older quarter)."""
     mark: str = ""

@@ -50,6 +50,11 @@ class Sent:
     digest_id: str
     at: dt.datetime
     """When that digest was stored: what changed the figure happened after."""
+    rest_of_force: float | None = None
+    """The rest of the force the figure was compared with, when its row showed one."""
+    context: bool = False
+    """Sent as the force's figure beside a partnership's row (the recipient may not follow
+    the force itself)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,8 @@ def revisions(
     rank: Callable[[str], tuple[int, str]],
 ) -> tuple[Revision, ...]:
     """Every figure in ``sent`` that differs now, for the (indicator, area) pairs the recipient
-    ``follows``; in catalogue order, then by ``rank`` of the area, then period."""
+    ``follows`` (or were sent beside one they follow); in catalogue order, then by ``rank`` of
+    the area, then period. A row's rest-of-force comparison is told on its line."""
     found = {(e.indicator_id, e.area_code, e.period_start): e for e in evaluations}
     measured = {e.indicator_id for e in evaluations}
     known = {i.id: i for i in catalogue.indicators}
@@ -115,20 +121,33 @@ def revisions(
     for key, was in sent.figures.items():
         indicator_id, area, start = key
         indicator = known.get(indicator_id)
-        if indicator is None or indicator_id not in measured or not follows(indicator_id, area):
+        if indicator is None or indicator_id not in measured:
+            continue
+        beside = was.context and any(follows(indicator_id, a) for a in area_names)
+        if not (follows(indicator_id, area) or beside):
             continue
         e = found.get(key)
         if e is not None and e.status is Status.WITHHELD:
             continue  # "newly withheld" says so, and the figure is never shown as a number
         # A quarter no longer whole (a month's file removed) has no figure the digest shows.
         now = None if e is None or e.status is Status.INCOMPLETE else e.value
-        kind = revision_kind(indicator, was.value, now)
+        rest = _rest_moved(indicator, was, e) if now is not None else ""
+        kind = revision_kind(indicator, was.value, now) or ("Revised" if rest else None)
         if kind is not None:
             name = area_names.get(area, area)
-            lines.append(_revision(kind, indicator, key, name, was, now, e, sent.events))
+            lines.append(_revision(kind, indicator, key, name, was, now, e, sent.events, rest))
     order = {i.id: n for n, i in enumerate(catalogue.indicators)}
     lines.sort(key=lambda r: (order[r.indicator_id], rank(r.area_code), r.period_start))
     return tuple(lines)
+
+
+def _rest_moved(indicator: Indicator, was: Sent, e: Evaluation | None) -> str:
+    """'rest of force 1.34 → 1.30' when the comparison the row showed has changed as the
+    digest prints it; '' otherwise (and when there is no comparison now: not a revision)."""
+    if was.rest_of_force is None or e is None or e.rest_of_force is None:
+        return ""
+    before, after = (format_value(indicator, v) for v in (was.rest_of_force, e.rest_of_force))
+    return "" if before == after else f"rest of force {before} → {after}"
 
 
 def _revision(
@@ -140,7 +159,10 @@ def _revision(
     now: float | None,
     e: Evaluation | None,
     events: Sequence[SourceEvent],
+    rest: str = "",
 ) -> Revision:
+    """The line; ``rest`` is the change in the row's rest-of-force comparison, said after the
+    figure's, or alone when the figure itself reads the same."""
     start = key[2]
     grain = indicator.evaluated_grain
     before = NO_FIGURE if was.value is None else format_value(indicator, was.value)
@@ -158,9 +180,15 @@ def _revision(
         was=before,
         now=after,
         status=None if now is None or e is None else e.status,
-        text=f"{indicator.name}, {area}, {label}: {before} → {after} ({why}).",
+        text=f"{indicator.name}, {area}, {label}: {_figures(before, after, rest)} ({why}).",
         sent_in=was.digest_id,
     )
+
+
+def _figures(before: str, after: str, rest: str) -> str:
+    if not rest:
+        return f"{before} → {after}"
+    return rest if before == after else f"{before} → {after}; {rest}"
 
 
 def _why(

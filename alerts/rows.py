@@ -41,6 +41,7 @@ def summary_row(
     withheld = e.status is Status.WITHHELD
     origin = target.origin if target is not None and e.status in JUDGED else None
     chart, title, caption = (None, "", "") if withheld else _chart(indicator, target, e, area)
+    beside = _context(indicator, context)
     return Row(
         indicator_id=indicator.id,
         indicator=indicator.name,
@@ -58,7 +59,8 @@ def summary_row(
         last_year="–" if withheld else (_moved(indicator, e) or "n/a"),
         last_quarter="–" if withheld else _short(indicator, e.value, e.previous_quarter),
         comparison="–" if withheld else comparison(indicator, target, e),
-        context=_context(indicator, context),
+        context=beside,
+        context_area=context.area_code if context is not None and beside else "",
         shown_period="" if e.period_label == digest_period else e.period_label,
         mark=ORIGIN_MARKS[origin] if origin else "",
         origin=ORIGIN_WORDS[origin] if origin else "",

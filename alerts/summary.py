@@ -69,9 +69,9 @@ def _group(indicator_id: str, name: str, target: str, rows: Sequence[Row]) -> Gr
     row when every area's figure is withheld for the same reason."""
     if len(rows) > 1 and len({(r.status, r.reason) for r in rows}) == 1:
         if rows[0].status is Status.WITHHELD:
-            every = replace(
-                rows[0], area=_areas_text([r.area for r in rows]), context="", covers=tuple(rows)
-            )
+            # The force's figure is not shown beside "All 5 areas: withheld".
+            bare = tuple(replace(r, context="", context_area="") for r in rows)
+            every = replace(bare[0], area=_areas_text([r.area for r in rows]), covers=bare)
             return Group(indicator_id, name, target, (every,))
     contexts = {row.context for row in rows}
     if len(rows) > 1 and len(contexts) == 1:

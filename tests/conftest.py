@@ -51,6 +51,7 @@ def write_config(
     smtp_port: int | None = None,
     extra: str = "",
     street: bool = True,
+    revisit_months: int = 3,
 ) -> Path:
     """A safer.toml in ``folder`` with two recipients; SMTP only when a port is given."""
     months_toml = ", ".join(f'"{m}"' for m in months)
@@ -74,6 +75,7 @@ months = [{months_toml}]
 min_rows = 100
 retries = 2
 backoff_seconds = 0
+revisit_months = {revisit_months}
 
 [[recipients]]
 name = "Performance lead"

@@ -474,16 +474,16 @@ def _html_part(message: EmailMessage) -> str:
     return str(part.get_content())
 
 
-def _republish(path: Path, removed: int, relocated: int = 0) -> None:
-    """``path`` republished as data.police.uk does: the first ``removed`` of Cheshire East's ASB
+def _republish(path: Path, removed: int, relocated: int = 0, area: str = "Cheshire East") -> None:
+    """``path`` republished as data.police.uk does: the first ``removed`` of ``area``'s ASB
     rows taken out and the next ``relocated`` moved to an LSOA outside the force."""
     lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines(keepends=True)
     asb = [n for n, line in enumerate(lines) if ",Anti-social behaviour," in line]
-    east = [n for n in asb if ",Cheshire East " in lines[n]]
+    east = [n for n in asb if f",{area} " in lines[n]]
     gone, moved = set(east[:removed]), set(east[removed : removed + relocated])
     assert len(gone) + len(moved) == removed + relocated, "the month had the rows to change"
     kept = [
-        line.replace(",Cheshire East ", ",Manchester ") if n in moved else line
+        line.replace(f",{area} ", ",Manchester ") if n in moved else line
         for n, line in enumerate(lines)
         if n not in gone
     ]
@@ -521,9 +521,11 @@ def test_a_sent_figure_revised_at_source_is_told_once_in_one_line(
 
     assert second.exit_code is ExitCode.OK
     assert _changed(second) == [("2025-03", "revised")]
-    [notice] = received[2:]  # Halton's figures did not change: nothing for Halton
-    assert notice["To"] == "Performance lead <lead@example.org>"
-    assert notice["Subject"] == "Community safety 2024/25 Q4, Cheshire: 3 revised"
+    notice, halton = (
+        next(m for m in received[2:] if who in m["To"]) for who in ("lead@", "halton@")
+    )
+    assert len(received) == 4
+    assert notice["Subject"] == "Community safety 2024/25 Q4, Cheshire: 7 revised"
     text, html = _text_part(notice), _html_part(notice)
     line = (
         "ASB incidents, Cheshire, 2024/25 Q4: 1,463 → 1,368 "
@@ -536,6 +538,17 @@ def test_a_sent_figure_revised_at_source_is_told_once_in_one_line(
     assert "- Cheshire: 1,368 | " in text
     assert html.count("1,463") == 1 and f"<strong>Revised</strong>: {line}" in html
     assert html.index("Revised since your last digest") < html.index("At a glance")
+    # Halton's own ASB did not change, but the force's figure beside it and the rest of the
+    # force it was compared with did: a partnership's officer is told of both.
+    assert halton["Subject"] == "Community safety 2024/25 Q4, Halton: 3 revised"
+    assert [x for x in _text_part(halton).splitlines() if x.startswith("- REVISED")] == [
+        f"- REVISED: {line}",
+        "- REVISED: ASB incidents per 1,000 residents, Cheshire, 2024/25 Q4: 1.33 per 1,000 → "
+        "1.25 per 1,000 (data.police.uk street file for Mar 2025 republished).",
+        "- REVISED: ASB incidents per 1,000 residents, Halton, 2024/25 Q4: rest of force "
+        "1.24 per 1,000 → 1.14 per 1,000 (data.police.uk street file for Mar 2025 republished).",
+    ]
+    assert "- Halton: 259; Force 1,368 | " in _text_part(halton)
     _touch_location(folder / "2025-01-cheshire-street.csv.gz")
 
     third = run(settings, AS_OF, clock)
@@ -546,7 +559,38 @@ def test_a_sent_figure_revised_at_source_is_told_once_in_one_line(
             "SELECT outcome FROM run_units WHERE run_id = ? AND unit = 'assess'", [third.run_id]
         )
     assert skipped == [], "the run assessed the figures again"
-    assert third.delivery.stored == () and len(received) == 3, "told once, not again"
+    assert third.delivery.stored == () and len(received) == 4, "told once, not again"
+
+
+def test_a_revised_figure_last_year_that_a_change_was_measured_on_is_told(
+    tmp_path: Path,
+    source: tuple[str, Path],
+    smtp_server: tuple[int, list[EmailMessage]],
+    clock: Clock,
+) -> None:
+    """Halton was sent "259 | −34.9% | last year 398": when March 2024 is republished with 20
+    of Halton's ASB rows removed, last year's figure is told as revised (the change it was
+    sent was measured on it), and the row now reads the change on the new figure."""
+    base_url, folder = source
+    port, received = smtp_server
+    # March 2024 is 12 months before the newest month: revisited only when asked.
+    config = write_config(tmp_path, base_url, MONTHS, smtp_port=port, revisit_months=12)
+    settings = load_config(config)
+    run(settings, AS_OF, clock)
+    first = _text_part(next(m for m in received if "halton@" in m["To"]))
+    assert "- Halton: 259; Force 1,463 | −34.9% | last year 398 | " in first
+    _republish(folder / "2024-03-cheshire-street.csv.gz", removed=20, area="Halton")
+
+    second = run(settings, AS_OF, clock)
+
+    assert _changed(second) == [("2024-03", "revised")]
+    halton = next(m for m in received[2:] if "halton@" in m["To"])
+    text = _text_part(halton)
+    assert (
+        "- REVISED: ASB incidents, Halton, 2023/24 Q4: 398 → 378 (data.police.uk street file "
+        "for Mar 2024 republished)." in text.splitlines()
+    )
+    assert "- Halton: 259; Force 1,463 | −31.5% | last year 378 | " in text
 
 
 def test_a_revision_held_for_review_then_released_is_told_against_the_figure_sent_before(

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from alerts.basis import basis
 from alerts.lifecycle import Track, track
 from alerts.model import Digest, Group, Monitored, Movement, NotificationKey
 from alerts.notes import DataNote, merge_notes
@@ -27,6 +28,9 @@ from safer.config import Recipient
 from safer.periods import Grain, add_months, period_label
 
 __all__ = ["Digest", "NotificationKey", "Told", "build_digest"]
+
+REST_OF_FORCE_FORMS = ("rest_of_force", "rest_of_force_change")
+"""Targets comparing each partnership with the rest of the force: the force is their context."""
 
 _Key = tuple[str, str]
 
@@ -103,7 +107,9 @@ def build_digest(
         unmeasured=_unmeasured(recipient, catalogue, plans),
         footnotes=(*_footnotes(groups), *noted),
         bases=tuple(
-            (i.name, i.basis) for i in catalogue.indicators if i.id in {k[0] for k in shown}
+            (i.name, basis(i, [current[k].latest for k in shown if k[0] == i.id]))
+            for i in catalogue.indicators
+            if i.id in {k[0] for k in shown}
         ),
         new_keys=keys,
         revisions=revised,
@@ -154,7 +160,7 @@ def _shown(
     for key in tracks:
         indicator, area = key
         if area == force and indicator in has_csp:
-            if partnership or tracks[key].latest.target_form == "rest_of_force":
+            if partnership or tracks[key].latest.target_form in REST_OF_FORCE_FORMS:
                 continue
         keep.append(key)
     order = [i.id for i in catalogue.indicators]

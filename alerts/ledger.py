@@ -50,6 +50,8 @@ COLUMNS = (
 Row = tuple[object, ...]
 _Key = tuple[str, str, dt.date]
 
+_BESIDE = ("context", "last year")
+"""The sections of figures shown beside a summary row rather than as one."""
 _NO_CHANGE = ("n/a", "–")
 """A summary row's change on last year when it shows none (no figure, or withheld)."""
 
@@ -71,8 +73,14 @@ def ledger_rows(
         movements.setdefault((r.indicator_id, r.area_code, r.period_start), r.kind)
     new = set(digest.new_keys)
     rows = []
-    for position, (section, fields) in enumerate(_entries(digest), start=1):
-        key = (fields.get("indicator_id"), fields.get("area_code"), fields.get("period_start"))
+    entries = [
+        (section, fields)
+        for section, fields in _entries(digest)
+        # A figure beside a row is kept only as a number it can be compared with later.
+        if section not in _BESIDE or _key(fields) in found
+    ]
+    for position, (section, fields) in enumerate(entries, start=1):
+        key = _key(fields)
         # A withdrawn figure is recorded as "no figure", whatever part of it remains: the next
         # digest compares with what this one said.
         e = None if fields.get("status") == WITHDRAWN else found.get(key)  # type: ignore[arg-type]
@@ -90,6 +98,10 @@ def ledger_rows(
         )
         rows.append(tuple(fields.get(column) for column in COLUMNS))
     return rows
+
+
+def _key(fields: dict[str, object]) -> tuple[object, object, object]:
+    return (fields.get("indicator_id"), fields.get("area_code"), fields.get("period_start"))
 
 
 def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
@@ -116,12 +128,20 @@ def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
                 },
             )
     shown |= {(m.indicator_id, m.area_code, m.period_start) for m in digest.movements}
-    for section, key in _beside(digest):
+    for section, name, (indicator_id, area, start) in _beside(digest):
         # Figures shown beside a row (the force's; last year's, which the change is on): kept
         # so that a revision of them is told, as the row's own figure is.
-        if key not in shown:
-            shown.add(key)
-            yield section, {"indicator_id": key[0], "area_code": key[1], "period_start": key[2]}
+        if (indicator_id, area, start) not in shown:
+            shown.add((indicator_id, area, start))
+            yield (
+                section,
+                {
+                    "indicator_id": indicator_id,
+                    "indicator": name,
+                    "area_code": area,
+                    "period_start": start,
+                },
+            )
     for r in digest.revisions:
         # A revised figure the digest does not otherwise show (an earlier quarter, or one
         # withdrawn): recorded as it now stands, so the notice is given once.
@@ -144,12 +164,13 @@ def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
         yield "no current data", {"indicator": sentence, "status": "not_shown", "reason": sentence}
 
 
-def _beside(digest: Digest) -> Iterator[tuple[str, _Key]]:
+def _beside(digest: Digest) -> Iterator[tuple[str, str, _Key]]:
     for row in (r for shown_row in digest.rows for r in shown_row.covers or (shown_row,)):
         if row.context_area:
-            yield "context", (row.indicator_id, row.context_area, row.period_start)
+            yield "context", row.indicator, (row.indicator_id, row.context_area, row.period_start)
         if row.last_year not in _NO_CHANGE:
-            yield "last year", (row.indicator_id, row.area_code, add_months(row.period_start, -12))
+            last = add_months(row.period_start, -12)
+            yield "last year", row.indicator, (row.indicator_id, row.area_code, last)
 
 
 def _row_fields(row: SummaryRow) -> dict[str, object]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from alerts.charts import Chart
 from alerts.icons import Icon
 from alerts.lifecycle import Kind
+from indicators.spc_conventions import method_words
 from indicators.status import OFF_TRACK, Status
 from safer.config import Recipient
 
@@ -204,6 +205,12 @@ class Digest:
         """Every distinct chart, in order (one image per Content-ID)."""
         found = {row.chart.cid: row.chart for row in self.rows if row.chart is not None}
         return tuple(found.values())
+
+    @property
+    def spc_method(self) -> str:
+        """Whose SPC rules the charts follow, for the note under their heading: "SPC as NHS
+        England's Making Data Count SQL v2.6" (docs/spc-conventions.md)."""
+        return method_words(p.convention for chart in self.charts for p in chart.points)
 
     @property
     def icons(self) -> tuple[Icon, ...]:

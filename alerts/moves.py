@@ -9,10 +9,11 @@ from alerts.lifecycle import JUDGED, Kind, Move, Track, track
 from alerts.model import Movement
 from alerts.spc_words import run_words, special_runs
 from alerts.words import ORIGIN_WORDS, STATUS_LABELS, join, ordinal, period_noun, plural
-from indicators.changes import change, format_value
+from indicators.changes import change, format_change, format_value
 from indicators.definitions import (
     Indicator,
     RestOfForce,
+    RestOfForceChange,
     SamePeriodLastYear,
     Target,
     Threshold,
@@ -104,9 +105,15 @@ def _against_the_grain(
     if isinstance(target, Threshold):
         return f" The figure itself {moved.text}, but the target changed."
     what, then, now = _compared(target, before, e)
-    fmt = functools.partial(format_value, indicator)
+    fmt = _formatter(indicator, target)
     shown = f" ({fmt(then)} to {fmt(now)})" if then is not None and now is not None else ""
     return f" The figure itself {moved.text}, but {what} moved further{shown}."
+
+
+def _formatter(indicator: Indicator, target: Target | None) -> Callable[[float | None], str]:
+    # The comparator of a change against the rest of the force is its change, not a level.
+    changed = isinstance(target, RestOfForceChange)
+    return functools.partial(format_change if changed else format_value, indicator)
 
 
 def _compared(
@@ -115,6 +122,8 @@ def _compared(
     """What the plan compares the figure with, and its value then and now."""
     if isinstance(target, RestOfForce):
         return "the rest of the force", before.rest_of_force, e.rest_of_force
+    if isinstance(target, RestOfForceChange):
+        return "the rest of the force's change", before.comparator, e.comparator
     if isinstance(target, SamePeriodLastYear):
         return "the same period a year before", before.last_year, e.last_year
     return "what it is compared with", before.comparator, e.comparator

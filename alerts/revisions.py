@@ -14,13 +14,14 @@ measured this run is left alone: "could not tell" is never "withdrawn".
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from alerts.model import Movement, Revision
 from alerts.words import STATUS_LABELS, join
-from indicators.changes import format_value
+from indicators.changes import format_change, format_value
 from indicators.definitions import Catalogue, Indicator
 from indicators.evaluate import Evaluation, Status
 from safer.logs import printable
@@ -51,7 +52,10 @@ class Sent:
     at: dt.datetime
     """When that digest was stored: what changed the figure happened after."""
     rest_of_force: float | None = None
-    """The rest of the force the figure was compared with, when its row showed one."""
+    """The rest of the force the figure was compared with, when its row showed one: its
+    level, or its change on last year, as ``form`` says."""
+    form: str | None = None
+    """The target's form the figure was judged by."""
     context: bool = False
     """Sent as the force's figure beside a partnership's row (the recipient may not follow
     the force itself)."""
@@ -142,11 +146,17 @@ def revisions(
 
 
 def _rest_moved(indicator: Indicator, was: Sent, e: Evaluation | None) -> str:
-    """'rest of force 1.34 → 1.30' when the comparison the row showed has changed as the
-    digest prints it; '' otherwise (and when there is no comparison now: not a revision)."""
-    if was.rest_of_force is None or e is None or e.rest_of_force is None:
+    """'rest of force 1.34 → 1.30' (or '−39.6% → −44.4%', its change on last year) when the
+    comparison the row showed has changed as the digest prints it; '' otherwise, and when
+    there is no comparison now or it is now of another form: not a revision."""
+    if was.rest_of_force is None or e is None or e.target_form != was.form:
         return ""
-    before, after = (format_value(indicator, v) for v in (was.rest_of_force, e.rest_of_force))
+    changed = was.form == "rest_of_force_change"
+    now = e.comparator if changed else e.rest_of_force
+    fmt = functools.partial(format_change if changed else format_value, indicator)
+    if now is None:
+        return ""
+    before, after = fmt(was.rest_of_force), fmt(now)
     return "" if before == after else f"rest of force {before} → {after}"
 
 

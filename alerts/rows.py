@@ -12,12 +12,13 @@ from alerts.lifecycle import JUDGED, Track
 from alerts.model import MonitoredItem, Row
 from alerts.spc_words import describe_window, span_text
 from alerts.words import ORIGIN_MARKS, ORIGIN_WORDS, STATUS_LABELS, capital, plural
-from indicators.changes import change, format_value
+from indicators.changes import change, format_change, format_value
 from indicators.definitions import (
     BaselineChange,
     Indicator,
     National,
     RestOfForce,
+    RestOfForceChange,
     SamePeriodLastYear,
     Target,
     Threshold,
@@ -112,6 +113,8 @@ def comparison(indicator: Indicator, target: Target | None, e: Evaluation) -> st
         level = target.at_least if target.at_least is not None else target.at_most
         assert level is not None
         return f"target {'≥' if target.at_least is not None else '≤'} {fmt(level)}"
+    if isinstance(target, RestOfForceChange):
+        return _rest_change(indicator, e)
     if isinstance(target, RestOfForce):
         if e.rest_of_force is None:
             return "rest of force n/a"
@@ -127,6 +130,17 @@ def comparison(indicator: Indicator, target: Target | None, e: Evaluation) -> st
     return "–"
 
 
+def _rest_change(indicator: Indicator, e: Evaluation) -> str:
+    """'rest of force −12.3%; level 1.34': the change the area's is judged against, and the
+    rest of the force's level beside it for context (never judged on: a standing difference
+    between places)."""
+    if e.comparator is None:
+        return "rest of force n/a"
+    moved = format_change(indicator, e.comparator)
+    level = f"; level {cell(indicator, e.rest_of_force)}" if e.rest_of_force is not None else ""
+    return f"rest of force {moved}{level}"
+
+
 def target_words(indicator: Indicator, target: Target) -> str:
     """What the plan judges the indicator against, for the summary's group heading."""
     if isinstance(target, Threshold):
@@ -136,6 +150,8 @@ def target_words(indicator: Indicator, target: Target) -> str:
     if isinstance(target, RestOfForce):
         worse = "lower" if indicator.polarity == "higher_is_better" else "higher"
         return f"No {worse} than the rest of the force"
+    if isinstance(target, RestOfForceChange):
+        return "Change on last year no worse than the rest of the force's"
     if isinstance(target, SamePeriodLastYear):
         better = "higher" if indicator.polarity == "higher_is_better" else "lower"
         return f"{better.capitalize()} than the same period last year"

@@ -17,11 +17,13 @@ __all__ = ["sent_record"]
 # The last figure each (indicator, area, period) was sent with: a number, or "no figure" after a
 # withdrawal. Rows saying "withheld" are passed over: a withheld figure is never a number, and
 # when it is released the recipient compares it with the number they had before.
-# Beside each, the rest of the force it was compared with (a figure the row showed), and
+# Beside each, the rest of the force it was compared with (its level, or its change on last
+# year, as the target's form has it: a figure the row showed), and
 # whether it was ever sent only as the force's figure beside a partnership's row.
 _LAST_SENT = f"""
 SELECT l.indicator_id, l.area_code, l.period_start, l.value_number, o.digest_id, o.created_at,
-    CASE WHEN l.target_form = 'rest_of_force' THEN l.comparator END,
+    CASE WHEN l.target_form IN ('rest_of_force', 'rest_of_force_change') THEN l.comparator END,
+    l.target_form,
     bool_or(l.section = 'context') OVER (
         PARTITION BY l.indicator_id, l.area_code, l.period_start)
 FROM delivery_ledger l JOIN outbox o USING (digest_id)
@@ -47,8 +49,8 @@ def sent_record(db: Database, address: str, force_id: str) -> SentRecord:
     """What ``address`` was last sent of each figure, and the load-ledger rows since the
     oldest of them."""
     figures = {
-        (indicator, area, start): Sent(value, digest_id, at, rest, bool(beside))
-        for indicator, area, start, value, digest_id, at, rest, beside in db.rows(
+        (indicator, area, start): Sent(value, digest_id, at, rest, form, bool(beside))
+        for indicator, area, start, value, digest_id, at, rest, form, beside in db.rows(
             _LAST_SENT, [address]
         )
     }

@@ -16,7 +16,7 @@ from alerts.rows import monitored_item, summary_row, target_words
 from alerts.whatmoved import target_of
 from alerts.words import join
 from indicators.definitions import Catalogue, Indicator, Plan, plan_for
-from indicators.evaluate import Evaluation, Status
+from indicators.evaluate import FORCE_IS_CONTEXT, Evaluation, Status
 from safer.periods import Grain, period_label
 
 __all__ = ["appendix", "summary_groups"]
@@ -130,11 +130,18 @@ def appendix(
 def _why(found: Sequence[Track]) -> str:
     """Why figures of a targeted indicator are in the appendix: withheld, or nothing to judge
     them against yet ("not judged: no complete figure in 2024/25 Q3 to compare with")."""
-    reasons = []
+    withheld, unjudged = [], []
     for t in found:
         e = t.latest
         if e.status is Status.WITHHELD:
-            reasons.append(e.reason)
+            withheld.append(e.reason)
         elif e.target_form not in (None, "monitor") and not e.reason.startswith("monitoring"):
-            reasons.append(f"not judged: {e.reason}")
-    return "; ".join(dict.fromkeys(reasons))
+            unjudged.append(e.reason)
+    if len(set(unjudged)) > 1:
+        # The force is context wherever its partnerships are compared with it: said only when
+        # nothing else explains the line.
+        unjudged = [r for r in unjudged if r != FORCE_IS_CONTEXT]
+    said = list(dict.fromkeys(withheld))
+    if unjudged:
+        said.append("not judged: " + "; ".join(dict.fromkeys(unjudged)))
+    return "; ".join(said)

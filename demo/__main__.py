@@ -47,6 +47,11 @@ id = "cheshire"
 pfa_code = "E23000006"
 name = "Cheshire Constabulary"
 
+[indicators.spc]
+# The bundled months give a 12-point series (all of 2025); NHS England's SQL draws limits from
+# 13 by default and lets the user set its minimum (@SettingMinimumPoints): the demo sets 12.
+minimum_points = 12
+
 [sources.police_uk_api]
 base_url = "{base_url}/api"
 

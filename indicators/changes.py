@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from indicators.definitions import Indicator
 
-__all__ = ["Change", "change", "format_value"]
+__all__ = ["Change", "change", "format_change", "format_value"]
 
 
 def format_value(indicator: Indicator, value: float | None) -> str:
@@ -53,6 +53,12 @@ class Change:
             return "new"
         sign = "+" if self.amount > 0 else "−" if self.amount < 0 else ""
         return f"{sign}{abs(self.amount):.1f}{' pts' if self.points else '%'}"
+
+
+def format_change(indicator: Indicator, amount: float | None) -> str:
+    """A change already measured (in percent, or points for a rate) as a table shows it:
+    '−39.6%', '+1.2 pts'."""
+    return Change(amount, indicator.unit == "rate", None).short
 
 
 def change(indicator: Indicator, now: float | None, before: float | None) -> Change | None:

@@ -6,14 +6,15 @@ catalogue does not define is an error, not a silently empty row.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from safer.config import format_validation_error
 from safer.errors import ConfigError
@@ -21,10 +22,15 @@ from safer.periods import Grain
 
 __all__ = [
     "Catalogue",
+    "Document",
     "Indicator",
     "Origin",
     "Plan",
     "Priority",
+    "PublicationStatus",
+    "Quotation",
+    "RestOfForce",
+    "RestOfForceChange",
     "Target",
     "load_catalogue",
     "load_plans",
@@ -100,10 +106,65 @@ without a number. The digest says which beside every judgement, so a reader neve
 local reading for the Commissioner's published target."""
 
 
+def _iso(value: object) -> object:
+    """An unquoted YAML date (``2025-02-04``) read as its ISO text."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+PartialDate = Annotated[
+    str,
+    BeforeValidator(_iso),
+    Field(pattern=r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"),
+]
+"""A date as precise as the document gives it: ``2024``, ``2024-11`` or ``2024-11-28``."""
+
+
+def _date_words(date: str) -> str:
+    """``2025-02-04`` as '4 February 2025'; ``2024-11`` as 'November 2024'."""
+    year, *rest = (int(part) for part in date.split("-"))
+    month = [calendar.month_name[rest[0]]] if rest else []
+    return " ".join([*(str(day) for day in rest[1:]), *month, str(year)])
+
+
+class Document(_Frozen):
+    """A published document a plan's words are taken from, named so a reader can find it."""
+
+    id: Annotated[str, Field(pattern=_ID)]
+    title: Annotated[str, Field(min_length=1)]
+    date: PartialDate
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    seed: str | None = None
+    """The bundled plain-text copy in ``../shared/seeds`` (e.g. ``004_9b129bad56a42a16.txt``),
+    which ``tests/test_plan_quotes.py`` checks every verbatim quotation against."""
+
+
+class Quotation(_Frozen):
+    """Words from one of the plan's documents: ``verbatim`` (its exact words, printed in
+    quotation marks) or not (safer's paraphrase, never printed in quotation marks)."""
+
+    text: Annotated[str, Field(min_length=1)]
+    document: str
+    """The ``id`` of one of the plan's ``documents``."""
+    verbatim: bool
+    """No default: whoever adds words says whether they are the document's own."""
+    where: str | None = None
+    """Where in the document: a section, heading or page."""
+
+
+class PublicationStatus(_Frozen):
+    """What the plan had published by a date, in safer's words, and the words that show it."""
+
+    as_of: PartialDate
+    state: str
+    quotes: tuple[Quotation, ...] = ()
+
+
 class _TargetBase(_Frozen):
     indicator: str
     source_text: str
-    """The plan's own words (or, where marked, safer's reading of them)."""
+    """Where the target comes from, in safer's words: the aim it reads and, where marked, how
+    safer reads it. The plan's own words are in ``quotes``, never in here."""
+    quotes: tuple[Quotation, ...] = ()
     origin: Origin = "local_reading"
     """Unstated, a target is a local reading: the weaker claim is the honest default."""
     source_url: str | None = None
@@ -141,6 +202,23 @@ class RestOfForce(_TargetBase):
     form: Literal["rest_of_force"]
 
 
+class RestOfForceChange(_TargetBase):
+    """The area's change on the same period last year against the rest of the force's change
+    over the same year: what the partnerships report ("fell 13.6% against 12.3% for the
+    force"). A standing difference between places does not colour it; a movement does. The
+    tolerance is in points of change (percentage points of a percentage change, or of a
+    rate's change in points)."""
+
+    form: Literal["rest_of_force_change"]
+    tolerance_unit: Literal["percent", "points", "value"] = "points"
+
+    @model_validator(mode="after")
+    def _in_points(self) -> RestOfForceChange:
+        if self.tolerance_unit != "points":
+            raise ValueError("the tolerance of a change against the rest of the force is in points")
+        return self
+
+
 class National(_TargetBase):
     form: Literal["national"]
     value: float
@@ -154,7 +232,13 @@ class Monitor(_TargetBase):
 
 
 Target = Annotated[
-    Threshold | SamePeriodLastYear | BaselineChange | RestOfForce | National | Monitor,
+    Threshold
+    | SamePeriodLastYear
+    | BaselineChange
+    | RestOfForce
+    | RestOfForceChange
+    | National
+    | Monitor,
     Field(discriminator="form"),
 ]
 
@@ -162,7 +246,7 @@ Target = Annotated[
 class Priority(_Frozen):
     id: str
     name: str
-    quote: str | None = None
+    quote: Quotation | None = None
     targets: tuple[Target, ...]
 
 
@@ -172,7 +256,42 @@ class Plan(_Frozen):
     effective_from: dt.date
     effective_to: dt.date | None = None
     source_url: str | None = None
+    quote: Quotation | None = None
+    """The plan's overarching aim or core principle, above its priorities."""
+    documents: tuple[Document, ...] = ()
+    """Every document the plan's quotations come from."""
+    publication: tuple[PublicationStatus, ...] = ()
+    """What the plan had published as of each date its file relies on."""
     priorities: tuple[Priority, ...]
+
+    def quotations(self) -> Iterator[tuple[str, Quotation]]:
+        """Every quotation in the plan, with its key path (``priorities.0.quote``)."""
+        if self.quote is not None:
+            yield "quote", self.quote
+        for s_index, status in enumerate(self.publication):
+            for q_index, q in enumerate(status.quotes):
+                yield f"publication.{s_index}.quotes.{q_index}", q
+        for p_index, priority in enumerate(self.priorities):
+            if priority.quote is not None:
+                yield f"priorities.{p_index}.quote", priority.quote
+            for t_index, target in enumerate(priority.targets):
+                for q_index, q in enumerate(target.quotes):
+                    yield f"priorities.{p_index}.targets.{t_index}.quotes.{q_index}", q
+
+    def document(self, document_id: str) -> Document:
+        """The named document; raises KeyError for one the plan does not list."""
+        for document in self.documents:
+            if document.id == document_id:
+                return document
+        raise KeyError(document_id)
+
+    def cite(self, quotation: Quotation) -> str:
+        """The words as printed: verbatim ones in quotation marks, a paraphrase without."""
+        document = self.document(quotation.document)
+        source = f"{document.title}, {_date_words(document.date)}"
+        if quotation.verbatim:
+            return f"\u201c{quotation.text}\u201d ({source})"
+        return f"{quotation.text} (paraphrase of {source})"
 
     def targets(self) -> Iterable[tuple[Priority, Target]]:
         for priority in self.priorities:
@@ -273,4 +392,16 @@ def _check_plan(name: str, plan: Plan, catalogue: Catalogue) -> list[str]:
                 )
     if plan.effective_to is not None and plan.effective_to < plan.effective_from:
         problems.append(f"{name}: effective_to: ends before it starts")
+    return problems + _check_documents(name, plan)
+
+
+def _check_documents(name: str, plan: Plan) -> list[str]:
+    """Each quotation names a document the plan lists, and each document is listed once."""
+    ids = [d.id for d in plan.documents]
+    problems = [
+        f"{name}: documents: {i!r} is listed twice" for i in sorted(set(ids)) if ids.count(i) > 1
+    ]
+    for key, quotation in plan.quotations():
+        if quotation.document not in ids:
+            problems.append(f"{name}: {key}.document: {quotation.document!r} is not in documents")
     return problems

@@ -19,6 +19,7 @@ from indicators.definitions import (
     Indicator,
     Plan,
     RestOfForce,
+    RestOfForceChange,
     SamePeriodLastYear,
     Target,
     Threshold,
@@ -31,6 +32,7 @@ from safer.periods import GRAIN_MONTHS, Grain, add_months, month_label, period_l
 
 __all__ = [
     "OFF_TRACK",
+    "FORCE_IS_CONTEXT",
     "Context",
     "Evaluation",
     "Measured",
@@ -42,6 +44,12 @@ __all__ = [
 
 Key = tuple[str, dt.date]
 
+FORCE_IS_CONTEXT = (
+    "the plan compares each partnership with the rest of the force; "
+    "the force figure is shown for context"
+)
+"""Why the force's own figure is not judged where the plan compares partnerships with it."""
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -51,12 +59,25 @@ class Observation:
     months_loaded: int
     numerator: float
     denominator: float | None
+    pending: float | None = None
+    """The cohort's units left out of both because they have no outcome yet (None when the
+    indicator is not an outcome cohort)."""
+    denominator_note: str | None = None
+    """What the denominator is, in words ("mid-2021 population")."""
 
     @property
     def value(self) -> float | None:
         if self.denominator is None:
             return self.numerator
         return self.numerator / self.denominator if self.denominator else None
+
+    @property
+    def pending_share(self) -> float | None:
+        """The share of the cohort with no outcome yet: pending / (with an outcome + pending)."""
+        if self.pending is None or self.denominator is None:
+            return None
+        whole = self.denominator + self.pending
+        return self.pending / whole if whole else None
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,12 @@ class Context:
     spc_rules: SpcRules = SpcRules()
     warnings: Mapping[tuple[str, dt.date], str] = field(default_factory=dict)
     """(area code or ``*`` for every area, quarter start) → a data warning shown beside it."""
+    ghosts: Mapping[tuple[str, str], frozenset[dt.date]] = field(default_factory=dict)
+    """(indicator, area code or ``*`` for every area) → the months whose points are ghosted:
+    shown, left out of every SPC calculation (``[[indicators.ghosts]]``)."""
+    pending_margin: float = 0.05
+    """Outcome cohorts whose shares still awaiting an outcome differ by more than this
+    fraction are not compared (``[indicators] pending_margin_points``)."""
     spc_latest: int | None = None
     """Read SPC for each area's latest this-many periods only (None: every period). The reading
     of an earlier period is its chart as it stood then, which nothing but that period's own
@@ -112,6 +139,12 @@ class Evaluation:
     spc_assurance: str = "not_enough_data"
     spc_text: str = ""
     data_warning: str | None = None
+    pending_share: float | None = None
+    """An outcome rate's cohort: the share of its crimes with no outcome yet (left out)."""
+    comparison_pending_share: float | None = None
+    """The same share in the period it is compared with (last year's, the baseline's)."""
+    denominator_note: str | None = None
+    """What a rate per head divides by ("mid-2021 population")."""
     spc_points: tuple[SpcPoint, ...] = field(default=(), repr=False)
     """The points the SPC reading used, oldest first, each with its period: the digest charts
     them. Not stored (measure._EVALUATION_COLUMNS), so re-runs compare as before."""
@@ -160,11 +193,17 @@ def _evaluate_one(
     if measured.evaluated_grain == "quarter":
         previous = _complete(periods.get((obs.area_code, add_months(obs.period_start, -3))))
     rolling, before = _rolling(indicator, measured, obs)
+    ghosted = ctx.ghosts.get((indicator.id, "*"), frozenset()) | ctx.ghosts.get(
+        (indicator.id, obs.area_code), frozenset()
+    )
     series, spc_text = (
-        _spc(indicator, measured, obs, target, ctx.spc_rules) if read_spc else (None, _NOT_READ)
+        _spc(indicator, measured, obs, target, ctx.spc_rules, ghosted)
+        if read_spc
+        else (None, _NOT_READ)
     )
     unread = "not_enough_data" if read_spc else "not_read"
     status, reason, comparator = _status(indicator, measured, ctx, obs, plan, target)
+    compared = _compared(measured, obs, target)
     return Evaluation(
         indicator_id=indicator.id,
         area_code=obs.area_code,
@@ -185,6 +224,9 @@ def _evaluate_one(
         spc_assurance=series.assurance if series else unread,
         spc_text=spc_text,
         data_warning=_warning(ctx, obs),
+        pending_share=obs.pending_share,
+        comparison_pending_share=compared.pending_share if compared else None,
+        denominator_note=obs.denominator_note,
         spc_points=series.points if series else (),
         grain=measured.evaluated_grain,
         series_grain=measured.grain,
@@ -235,28 +277,62 @@ def _status(
         return Status.NOT_EVALUATED, "no Police and Crime Plan in force for this quarter", None
     if target is None:
         return Status.NOT_EVALUATED, f"monitoring only: {plan.name} sets no target", None
-    if isinstance(target, RestOfForce) and obs.area_code == ctx.force_code:
-        return (
-            Status.NOT_EVALUATED,
-            "the plan compares each partnership with the rest of the force; "
-            "the force figure is shown for context",
-            None,
-        )
+    if isinstance(target, RestOfForce | RestOfForceChange) and obs.area_code == ctx.force_code:
+        return Status.NOT_EVALUATED, FORCE_IS_CONTEXT, None
     held = _comparison_withheld(target, obs.period_start, ctx.withheld, measured.evaluated_grain)
     if held:
         return Status.WITHHELD, held, None
     if obs.value is None:
         return Status.NOT_EVALUATED, "no figure: nothing to divide by", None
+    unlike = _unlike_cohorts(measured, obs, target, ctx.pending_margin)
+    if unlike:
+        return Status.NOT_EVALUATED, unlike, None
     comparators = _comparators(measured, ctx.force_code, indicator, obs, target)
     found = judge(indicator, target, obs.value, comparators)
     return found.status, found.reason, found.comparator
+
+
+def _compared(measured: Measured, obs: Observation, target: Target | None) -> Observation | None:
+    """The whole period ``obs`` is compared with over time: the baseline's, or last year's."""
+    if isinstance(target, BaselineChange):
+        other = _baseline_period(target, obs.period_start)
+    else:
+        other = add_months(obs.period_start, -12)
+    return _complete(measured.periods.get((obs.area_code, other)))
+
+
+def _unlike_cohorts(
+    measured: Measured, obs: Observation, target: Target, margin: float
+) -> str | None:
+    """Why an outcome rate is not compared with another period: their cohorts were seen at
+    ages so different that the shares still awaiting an outcome differ by more than
+    ``margin``. Leaving pending crimes out of both corrects most, not all, of that: which
+    crimes resolve first is not random. A comparison with the rest of the force is of the
+    same period, seen at the same age."""
+    if not isinstance(target, SamePeriodLastYear | BaselineChange):
+        return None
+    other = _compared(measured, obs, target)
+    now, then = obs.pending_share, other.pending_share if other else None
+    if now is None or then is None or other is None or abs(now - then) <= margin:
+        return None
+    grain = measured.evaluated_grain
+    return (
+        f"{_share(then)} of {period_label(other.period_start, grain)}'s crimes were "
+        f"still awaiting an outcome against {_share(now)} of "
+        f"{period_label(obs.period_start, grain)}'s, more than {100 * margin:g} points apart: "
+        "the two are not yet comparable"
+    )
+
+
+def _share(value: float) -> str:
+    return f"{100 * value:.1f}%"
 
 
 def _comparison_withheld(
     target: Target, start: dt.date, withheld: Mapping[dt.date, str], grain: Grain
 ) -> str | None:
     other = None
-    if isinstance(target, SamePeriodLastYear):
+    if isinstance(target, SamePeriodLastYear | RestOfForceChange):
         other = add_months(start, -12)
     elif isinstance(target, BaselineChange):
         other = _baseline_period(target, start)
@@ -297,7 +373,22 @@ def _comparators(
         baseline_period=period_label(baseline_start, grain) if baseline_start else None,
         rest_of_force=_rest_of_force(indicator, measured.periods, force, obs),
         same_period="the year before" if grain == "year" else "the same quarter last year",
+        rest_now=_rest(measured.periods, force, obs),
+        rest_last_year=_rest(measured.periods, force, last) if last else None,
     )
+
+
+def _rest(quarters: Mapping[Key, Observation], force: str, obs: Observation) -> float | None:
+    """The force without this area, for any unit: a count's rest is a count, which only a
+    change may be compared with (a level of a count is the size of a place)."""
+    force_obs = _complete(quarters.get((force, obs.period_start)))
+    if obs.area_code == force or force_obs is None:
+        return None
+    numerator = force_obs.numerator - obs.numerator
+    if force_obs.denominator is None or obs.denominator is None:
+        return None if force_obs.denominator is not None else numerator
+    denominator = force_obs.denominator - obs.denominator
+    return numerator / denominator if denominator > 0 else None
 
 
 def _rest_of_force(
@@ -366,8 +457,10 @@ def _spc(
     obs: Observation,
     target: Target | None,
     rules: SpcRules,
+    ghosted: frozenset[dt.date] = frozenset(),
 ) -> tuple[SpcResult | None, str]:
-    """SPC on the latest unbroken run of the series up to the period's last point.
+    """SPC on the latest unbroken run of the series up to the period's last point, the
+    ``ghosted`` periods shown but left out of the calculations.
 
     Returns the result and the digest's sentence, which names the points the chart covers.
     """
@@ -388,7 +481,10 @@ def _spc(
         level = target.at_least if target.at_least is not None else target.at_most
     first = add_months(point, step)
     dates = [add_months(first, i * step) for i in range(len(values))]
-    result = spc(values[::-1], direction=direction, target=level, rules=rules, dates=dates)
+    ghosts = [i for i, day in enumerate(dates) if day in ghosted]
+    result = spc(
+        values[::-1], direction=direction, target=level, rules=rules, dates=dates, ghosts=ghosts
+    )
     span = f"{period_label(first, grain)} to {period_label(last, grain)}"
     text = describe(result, lambda x: format_value(indicator, x))
     return result, f"SPC on {adjective} figures {span}: {text}"

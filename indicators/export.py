@@ -32,7 +32,15 @@ COLUMNS = (
     "spc_variation",
     "spc_assurance",
     "spc_text",
+    "denominator_note",
+    "pending",
+    "pending_share",
+    "comparison_pending_share",
 )
+"""``denominator_note`` says what a rate per head divides by ("mid-2021 population");
+``pending`` counts an outcome cohort's crimes still awaiting an outcome, left out of both
+numerator and denominator, ``pending_share`` is their share of the cohort and
+``comparison_pending_share`` the same share in the period it is compared with."""
 
 
 def export_observations(db: Database, out: TextIO) -> int:
@@ -43,7 +51,8 @@ def export_observations(db: Database, out: TextIO) -> int:
         SELECT o.indicator_id, o.area_code, a.area_name, o.grain, o.period_start, o.months_loaded,
                o.value, o.numerator, o.denominator, e.status, e.reason, e.previous_quarter,
                e.last_year, e.rolling_12, e.previous_rolling_12, e.rest_of_force, e.plan_id,
-               e.target_form, e.spc_variation, e.spc_assurance, e.spc_text
+               e.target_form, e.spc_variation, e.spc_assurance, e.spc_text, o.denominator_note,
+               o.pending, e.pending_share, e.comparison_pending_share
         FROM observations o
         JOIN areas a USING (area_code)
         LEFT JOIN evaluations e USING (indicator_id, area_code, period_start)

@@ -15,11 +15,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Protocol
 
+from indicators import population
 from indicators.definitions import Indicator
 from indicators.evaluate import Evaluation, Key, Measured, Observation
+from indicators.population import Estimate, PopulationError, merge
 from pipelines.db import Database, reference_changed
 from safer import faults
 from safer.periods import GRAIN_MONTHS, Grain, month_label, period_label, period_start
@@ -27,7 +31,9 @@ from safer.periods import GRAIN_MONTHS, Grain, month_label, period_label, period
 __all__ = [
     "MeasuredSource",
     "load_outcome_groups",
+    "Population",
     "load_population",
+    "read_population",
     "measure",
     "outcome_labels",
     "store_evaluations",
@@ -45,18 +51,48 @@ def outcome_labels() -> tuple[str, ...]:
     return tuple(row["label"] for row in _outcome_rows())
 
 
-def load_population(db: Database) -> None:
-    """Replace ``la_population`` with the bundled estimates (idempotent)."""
-    text = (resources.files("indicators") / "data" / "la_population.csv").read_text("utf-8")
-    rows = [
-        (r["la_code"], r["la_name"], r["financial_year"], int(r["population"]))
-        for r in csv.DictReader(text.splitlines())
-    ]
+BUNDLED_POPULATION = ("la_population.csv", "ons_mid_year_population.csv")
+"""The bundled estimates, oldest release first (a later file's figure for the same authority
+and year replaces an earlier one's): indicators/data/SOURCES.md."""
+
+
+@dataclass(frozen=True)
+class Population:
+    """The estimates to load, read and checked before a run touches the database."""
+
+    text: str
+    """The files' names and text: a change of either reloads the table."""
+    rows: tuple[Estimate, ...]
+
+
+def read_population(path: Path | None = None) -> Population:
+    """The estimates of ``path`` (``[indicators] population_file``), else the bundled files;
+    PopulationError (a ConfigError) names the file, row and field of a row that cannot be
+    used."""
+    if path is None:
+        folder = resources.files("indicators") / "data"
+        bundled = [folder / n for n in BUNDLED_POPULATION if (folder / n).is_file()]
+        files = [(p.name, p.read_text("utf-8")) for p in bundled]
+    else:
+        try:
+            files = [(str(path), path.read_text("utf-8"))]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PopulationError(f"{path}: cannot read the population file: {exc}") from exc
+    rows = merge([population.parse(name, text) for name, text in files])
+    return Population(repr(files), tuple(rows))
+
+
+def load_population(db: Database, found: Population) -> None:
+    """Replace ``la_population`` with ``found`` (idempotent)."""
     with db.transaction():
-        if not reference_changed(db, "la_population.csv", text):
+        # One name for whichever files: a change of file or of its text reloads the table.
+        if not reference_changed(db, "la_population.csv", found.text):
             return
         db.execute("DELETE FROM la_population")
-        db.executemany("INSERT INTO la_population VALUES (?, ?, ?, ?)", rows)
+        db.executemany(
+            "INSERT INTO la_population VALUES (?, ?, ?, ?, ?)",
+            [(e.la_code, e.la_name, e.mid_year, e.population, e.source) for e in found.rows],
+        )
 
 
 def load_outcome_groups(db: Database) -> None:
@@ -84,11 +120,18 @@ def measure(db: Database, indicator: Indicator, pfa_code: str, source: MeasuredS
             db.execute(f"CREATE OR REPLACE TEMP TABLE measured AS {indicator.sql}")
         else:
             db.execute(_FORCE_ROWS.format(sql=indicator.sql), [pfa_code])
+        pending = _optional_columns(db)
         if indicator.grain == "month":
             grid = _CSP_MONTHS if source.area_level == "csp" else _FORCE_MONTHS
             db.execute(
                 grid,
-                [indicator.id, indicator.source, indicator.has_denominator, source.zero_fill],
+                [
+                    indicator.id,
+                    indicator.source,
+                    indicator.has_denominator,
+                    source.zero_fill,
+                    pending,
+                ],
             )
             db.execute(_QUARTERLY, [indicator.id, indicator.denominator])
         else:
@@ -99,15 +142,27 @@ def measure(db: Database, indicator: Indicator, pfa_code: str, source: MeasuredS
             )
         db.execute("DROP TABLE measured")
     rows = db.rows(
-        "SELECT grain, area_code, period_start, months_loaded, numerator, denominator "
-        "FROM observations WHERE indicator_id = ?",
+        "SELECT grain, area_code, period_start, months_loaded, numerator, denominator, pending, "
+        "denominator_note FROM observations WHERE indicator_id = ?",
         [indicator.id],
     )
     found: dict[str, dict[Key, Observation]] = {"month": {}, "quarter": {}, "year": {}}
-    for grain, area, start, months, num, den in rows:
-        found[grain][(area, start)] = Observation(indicator.id, area, start, months, num, den)
+    for grain, area, start, months, num, den, left_out, note in rows:
+        found[grain][(area, start)] = Observation(
+            indicator.id, area, start, months, num, den, left_out, note
+        )
     evaluated = "year" if indicator.grain == "year" else "quarter"
     return Measured(periods=found[evaluated], series=found[indicator.grain], grain=indicator.grain)
+
+
+def _optional_columns(db: Database) -> bool:
+    """Give ``measured`` the optional columns its query left out (NULL); whether it counted
+    ``pending`` (a cohort's units with no outcome yet)."""
+    have = {str(r[0]) for r in db.rows("SELECT column_name FROM (DESCRIBE measured)")}
+    for name, kind in (("pending", "DOUBLE"), ("denominator_note", "VARCHAR")):
+        if name not in have:
+            db.execute(f"ALTER TABLE measured ADD COLUMN {name} {kind}")
+    return "pending" in have
 
 
 class MeasuredSource(Protocol):
@@ -135,9 +190,14 @@ SELECT coalesce(q.area_code::VARCHAR, $1) AS area_code, q.* EXCLUDE (area_code)
 FROM ({sql}) q
 """
 
+# What a period's denominator is, when its months or partnerships say (they may differ: one
+# partnership's newer estimate is not yet another's).
+_NOTE = "string_agg(DISTINCT denominator_note, '; ' ORDER BY denominator_note)"
+
 # Every CSP × every month its force has loaded ($1 indicator, $2 source, $3 whether the unit
 # has a denominator); a month with no rows for a CSP is 0 when the file covers the whole force
-# ($4), then each force as the sum of its CSPs.
+# ($4; its pending count too, when the query counts one: $5), then each force as the sum of
+# its CSPs.
 _CSP_MONTHS = f"""
 INSERT INTO observations
 WITH grid AS (
@@ -148,15 +208,20 @@ WITH grid AS (
     SELECT g.area_code, g.pfa_code, g.month,
            CASE WHEN $4 THEN coalesce(m.numerator, 0) ELSE m.numerator END::DECIMAL(38, 9)
                AS numerator,
-           CASE WHEN $3 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator
+           CASE WHEN $3 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator,
+           CASE WHEN $5 THEN coalesce(m.pending, 0)::DECIMAL(38, 9) END AS pending,
+           m.denominator_note
     FROM grid g LEFT JOIN measured m ON m.area_code = g.area_code AND m.period = g.month
 ), everything AS (
-    SELECT area_code, month, numerator, denominator FROM csp WHERE numerator IS NOT NULL
+    SELECT area_code, month, numerator, denominator, pending, denominator_note
+    FROM csp WHERE numerator IS NOT NULL
     UNION ALL
-    SELECT pfa_code, month, sum(numerator), sum(denominator) FROM csp GROUP BY pfa_code, month
+    SELECT pfa_code, month, sum(numerator), sum(denominator), sum(pending), {_NOTE}
+    FROM csp GROUP BY pfa_code, month
     HAVING count(numerator) = count(*)
 )
-SELECT $1, area_code, 'month', month, 1, {_VALUE}, numerator, denominator
+SELECT $1, area_code, 'month', month, 1, {_VALUE}, numerator, denominator, pending,
+       denominator_note
 FROM everything
 """
 
@@ -171,13 +236,17 @@ WITH grid AS (
     SELECT g.area_code, g.month,
            CASE WHEN $4 THEN coalesce(m.numerator, 0) ELSE m.numerator END::DECIMAL(38, 9)
                AS numerator,
-           CASE WHEN $3 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator
+           CASE WHEN $3 THEN coalesce(m.denominator, 0)::DECIMAL(38, 9) END AS denominator,
+           CASE WHEN $5 THEN coalesce(m.pending, 0)::DECIMAL(38, 9) END AS pending,
+           m.denominator_note
     FROM grid g LEFT JOIN (
-        SELECT area_code, period, sum(numerator) AS numerator, sum(denominator) AS denominator
-        FROM measured GROUP BY ALL
+        SELECT area_code, period, sum(numerator) AS numerator, sum(denominator) AS denominator,
+               sum(pending) AS pending, {_NOTE} AS denominator_note
+        FROM measured GROUP BY area_code, period
     ) m ON m.area_code = g.area_code AND m.period = g.month
 )
-SELECT $1, area_code, 'month', month, 1, {_VALUE}, numerator, denominator
+SELECT $1, area_code, 'month', month, 1, {_VALUE}, numerator, denominator, pending,
+       denominator_note
 FROM force WHERE numerator IS NOT NULL
 """
 
@@ -188,12 +257,14 @@ WITH q AS (
     SELECT indicator_id, area_code, date_trunc('quarter', period_start)::DATE AS quarter,
            count(*)::INTEGER AS months, sum(numerator::DECIMAL(38, 9)) AS numerator,
            CASE WHEN $2 = 'stock' THEN avg(denominator::DECIMAL(38, 9))
-                ELSE sum(denominator::DECIMAL(38, 9)) END AS denominator
+                ELSE sum(denominator::DECIMAL(38, 9)) END AS denominator,
+           sum(pending::DECIMAL(38, 9)) AS pending, {_NOTE} AS denominator_note
     FROM observations
     WHERE indicator_id = $1 AND grain = 'month'
-    GROUP BY ALL
+    GROUP BY indicator_id, area_code, quarter
 )
-SELECT indicator_id, area_code, 'quarter', quarter, months, {_VALUE}, numerator, denominator
+SELECT indicator_id, area_code, 'quarter', quarter, months, {_VALUE}, numerator, denominator,
+       pending, denominator_note
 FROM q
 """
 
@@ -204,19 +275,23 @@ _CSP_PERIODS = f"""
 INSERT INTO observations
 WITH csp AS (
     SELECT m.area_code, a.pfa_code, m.period, sum(m.numerator)::DECIMAL(38, 9) AS numerator,
-           CASE WHEN $2 THEN sum(m.denominator)::DECIMAL(38, 9) END AS denominator
+           CASE WHEN $2 THEN sum(m.denominator)::DECIMAL(38, 9) END AS denominator,
+           sum(m.pending)::DECIMAL(38, 9) AS pending, {_NOTE} AS denominator_note
     FROM measured m JOIN areas a ON a.area_code = m.area_code
     WHERE a.area_type = 'csp' AND m.numerator IS NOT NULL
-    GROUP BY ALL
+    GROUP BY m.area_code, a.pfa_code, m.period
 ), everything AS (
-    SELECT area_code, period, numerator, denominator FROM csp
+    SELECT area_code, period, numerator, denominator, pending, denominator_note FROM csp
     UNION ALL
-    SELECT c.pfa_code, c.period, sum(c.numerator), sum(c.denominator) FROM csp c
+    SELECT c.pfa_code, c.period, sum(c.numerator), sum(c.denominator), sum(c.pending),
+           string_agg(DISTINCT c.denominator_note, '; ' ORDER BY c.denominator_note)
+    FROM csp c
     GROUP BY c.pfa_code, c.period
     HAVING count(*) = (SELECT count(*) FROM areas x WHERE x.area_type = 'csp'
                                                     AND x.pfa_code = c.pfa_code)
 )
-SELECT $1, area_code, $3, period, $4, {_VALUE}, numerator, denominator
+SELECT $1, area_code, $3, period, $4, {_VALUE}, numerator, denominator, pending,
+       denominator_note
 FROM everything
 """
 
@@ -224,11 +299,13 @@ _FORCE_PERIODS = f"""
 INSERT INTO observations
 WITH force AS (
     SELECT m.area_code, m.period, sum(m.numerator)::DECIMAL(38, 9) AS numerator,
-           CASE WHEN $2 THEN sum(m.denominator)::DECIMAL(38, 9) END AS denominator
+           CASE WHEN $2 THEN sum(m.denominator)::DECIMAL(38, 9) END AS denominator,
+           sum(m.pending)::DECIMAL(38, 9) AS pending, {_NOTE} AS denominator_note
     FROM measured m JOIN areas a ON a.area_code = m.area_code AND a.area_type = 'force'
-    WHERE m.numerator IS NOT NULL GROUP BY ALL
+    WHERE m.numerator IS NOT NULL GROUP BY m.area_code, m.period
 )
-SELECT $1, area_code, $3, period, $4, {_VALUE}, numerator, denominator
+SELECT $1, area_code, $3, period, $4, {_VALUE}, numerator, denominator, pending,
+       denominator_note
 FROM force
 """
 
@@ -300,6 +377,9 @@ _EVALUATION_COLUMNS = (
     "spc_assurance",
     "spc_text",
     "data_warning",
+    "pending_share",
+    "comparison_pending_share",
+    "denominator_note",
 )
 
 

@@ -1,25 +1,30 @@
 """Statistical process control ("Making Data Count" XmR charts) for one series: pure, no I/O.
 
-Conventions (docs: /work/shared/docs/domain-research.md, "§" below):
+Conventions (docs: /work/shared/docs/domain-research.md, "§" below). Where the published
+implementations differ, ``rules.convention`` picks one (indicators/spc_conventions.py cites each
+point; docs/spc-conventions.md tabulates them); NHS England's SQL v2.6 is the default.
 
-- Limits (§1.1): centre line = mean; moving range (MR) = |x_i - x_(i-1)| within a partition;
-  process limits = mean ± 2.66 × mean MR; two-sigma lines = mean ± (2/3)·2.66 × mean MR.
-  Optional MR screening drops MRs >= 3.267 × mean MR and recomputes the mean MR but not the mean,
-  as NHSRplotthedots does (NHSE recomputes the mean too; we follow the R package here).
-- Rules (§1.2), with NHSE SQL v2.6 defaults: a point strictly outside a process limit; a shift of
-  6 points strictly on one side of the mean (a point on the mean breaks it); a trend of 6 points
-  each strictly above/below the previous, endpoints included (ties break it); two of three
-  consecutive points beyond the same two-sigma line, all three on that side of the mean, points
-  beyond three sigma counting (v2.6), only the points beyond two sigma flagged.
-- Partitions (§1.6): ``recalculate_at`` starts a new partition with its own mean and limits.
-  Shift and two-of-three runs stay inside a partition; trends cross partitions (NHSE v2.6).
-  ``baseline_points`` fixes the mean and limits on the first N points of each partition and
-  carries them forward. A partition with fewer than ``minimum_points`` points gets no limits
-  and its points no signals (§1.5: NHSE shows a run chart below 13 points).
+- Limits (§1.1): centre line = mean; moving range (MR) = |x_i - x_(i-1)| between consecutive
+  non-ghosted points of a partition; process limits = mean ± 2.66 × mean MR; two-sigma lines =
+  mean ± (2/3)·2.66 × mean MR. Optional MR screening as the convention does it: NHSRplotthedots
+  keeps MRs < 3.267 × mean MR and the mean; NHSE keeps MRs <= 3.267 × mean MR and leaves out of
+  the mean each point a dropped MR leads to.
+- Rules (§1.2): a point strictly outside a process limit; a shift of N points strictly on one
+  side of the mean (a point on the mean breaks it); a trend of N points each strictly
+  above/below the previous, endpoints included (ties break it); two of three consecutive points
+  beyond the same two-sigma line, all three on that side of the mean, only the points beyond two
+  sigma flagged (a point beyond a process limit counting under NHSE v2.6 only).
+- Partitions (§1.6): ``recalculate_at`` starts a partition with its own mean and limits; which
+  runs carry on across one is the convention's. ``baseline_points`` fixes the mean and limits on
+  the first N non-ghosted points (of each partition, of the first, or of the whole chart, by
+  convention). ``ghosts`` (NHSE only) are shown but left out of every calculation.
+- Too few points (§1.5): a chart with fewer than ``minimum_points`` non-ghosted points gets no
+  limits, signals or icons; its mean is still given (``run_chart_mean``), as the tools show it.
 - Polarity (§1.3): each rule gives a side (+1 above/increasing, -1 below/decreasing), multiplied
   by the direction: positive is improvement, negative concern; ``neutral`` gives neutral_high/low.
-- Icons (§1.4, §1.5): the variation icon comes from the last point only; assurance compares the
-  target with the latest partition's limits using the NHSE SQL boundary (on a limit is pass/fail).
+  A point met on both sides is shown as the convention resolves the clash.
+- Icons (§1.4, §1.5): the variation icon comes from the last non-ghosted point; assurance
+  compares the target with that point's limits.
 
 Arithmetic is exact (the input floats scaled to whole numbers, the constants as fractions, every
 rule an integer comparison), so "on the mean" and "on the limit" mean exactly that, and the flags
@@ -29,7 +34,6 @@ do not change when the series is scaled or shifted. Floats are returned.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -37,12 +41,31 @@ from fractions import Fraction
 from itertools import pairwise, takewhile
 from typing import Literal
 
-__all__ = ["Direction", "SpcPoint", "SpcResult", "SpcRules", "describe", "spc"]
+from indicators.spc_conventions import PROFILES, Convention, Profile, SpcRules, rules_for
+from indicators.spc_limits import Layout, Limits, check_ghosts, layout, limits
+from indicators.spc_rules import (
+    Marks,
+    chunks,
+    resolve,
+    runs,
+    sign,
+    trend_marks,
+    trend_sides_by_next_point,
+    two_of_three_marks,
+)
 
-# 2.66 = 3 / d2 with d2 = 1.128 for subgroups of 2; the two-sigma lines are 2/3 of it; 3.267 is
-# D4 for subgroups of 2 (§1.1). Written as whole numbers, for the integer arithmetic below.
-_LIMIT = (266, 100)
-_MR_SCREEN = (3267, 1000)
+__all__ = [
+    "Convention",
+    "Direction",
+    "SpcPoint",
+    "SpcResult",
+    "SpcRules",
+    "describe",
+    "rules_for",
+    "spc",
+]
+
+_NHSE = SpcRules()
 
 Direction = Literal["increase", "decrease", "neutral"]
 Signal = Literal["common_cause", "improvement", "concern", "neutral_high", "neutral_low"]
@@ -62,35 +85,12 @@ Assurance = Literal[
 
 
 @dataclass(frozen=True)
-class SpcRules:
-    """Which special-cause rules apply and how limits are calculated (§1.2; NHSE v2.6 defaults)."""
-
-    shift_points: int = 6
-    trend_points: int = 6
-    two_of_three: bool = True
-    screen_moving_ranges: bool = False
-    minimum_points: int = 13
-    baseline_points: int | None = None
-
-    def __post_init__(self) -> None:
-        # NHSE v2.6 warns outside 6..8 (§1.2); we refuse, so a typo cannot silently weaken a rule.
-        for name in ("shift_points", "trend_points"):
-            value = getattr(self, name)
-            if not 6 <= value <= 8:
-                raise ValueError(f"SpcRules.{name} must be between 6 and 8, got {value}")
-        if self.minimum_points < 2:
-            raise ValueError(
-                f"SpcRules.minimum_points must be at least 2, got {self.minimum_points}"
-            )
-        if self.baseline_points is not None and self.baseline_points < 2:
-            raise ValueError(
-                f"SpcRules.baseline_points must be at least 2, got {self.baseline_points}"
-            )
-
-
-@dataclass(frozen=True)
 class SpcPoint:
-    """One point with the limits that apply to it and the rules that flag it."""
+    """One point with the limits that apply to it and the rules that give it its signal.
+
+    A rule met on the other side, which lost the clash (§1.3), is not flagged: each flag says
+    why the point has its signal.
+    """
 
     value: float
     mean: float | None
@@ -106,6 +106,14 @@ class SpcPoint:
     signal: Signal
     date: dt.date | None = None
     """The period the point stands for, when the caller gave dates."""
+    ghost: bool = False
+    """Shown, with its partition's lines, but left out of every calculation and never special
+    cause (NHSE SQL's [GhostFlag])."""
+    run_chart_mean: float | None = None
+    """The mean where there are no limits: a chart with too few points is a run chart with its
+    mean, as all three implementations draw it. None where ``mean`` is given."""
+    convention: Convention = "nhse-sql-2.6"
+    """Whose rules judged the point, for the digest's method note."""
 
 
 @dataclass(frozen=True)
@@ -117,44 +125,19 @@ class SpcResult:
     assurance: Assurance
     rules: SpcRules
     partition_start: int = 0
-    """Index of the first point of the latest partition, whose limits the icons use."""
+    """Index of the first point of the latest partition."""
 
 
 @dataclass(frozen=True)
-class _Limits:
-    """A partition's centre and lines, as whole numbers over a common denominator ``q``.
+class _Style:
+    """How the points are worded: the direction, the scale the values were multiplied by, the
+    clash rule and the convention."""
 
-    The series is scaled to integers (``scale``) and every line is ``numerator / q``, so each
-    rule is an integer comparison: exact, and as fast as Python arithmetic gets. With baseline
-    sum ``S`` of ``n`` points and mean moving range ``M / k``: q = 300·n·k, centre = 300·k·S,
-    and the process and two-sigma offsets are 2.66 and (2/3)·2.66 mean MRs, that is 798·n·M and
-    532·n·M.
-    """
-
-    q: int
-    centre: int
-    process_offset: int
-    two_sigma_offset: int
+    direction: Direction
     scale: int
-
-    @property
-    def process(self) -> tuple[int, int]:
-        return self.centre + self.process_offset, self.centre - self.process_offset
-
-    @property
-    def two_sigma(self) -> tuple[int, int]:
-        return self.centre + self.two_sigma_offset, self.centre - self.two_sigma_offset
-
-    @functools.cached_property
-    def floats(self) -> tuple[float, float, float, float, float]:
-        """Mean, upper, lower, upper two-sigma and lower two-sigma, as the points carry them."""
-        d = self.q * self.scale
-        (upper, lower), (upper2, lower2) = self.process, self.two_sigma
-
-        def f(v: int) -> float:
-            return v / d  # int / int rounds correctly: the float nearest the exact value
-
-        return f(self.centre), f(upper), f(lower), f(upper2), f(lower2)
+    rules: SpcRules
+    good: int
+    """+1 when rising is improvement, -1 when falling is, 0 for neither."""
 
 
 def spc(
@@ -162,36 +145,44 @@ def spc(
     *,
     direction: Direction,
     target: float | None = None,
-    rules: SpcRules = SpcRules(),
+    rules: SpcRules = _NHSE,
     recalculate_at: Collection[int] = (),
     dates: Sequence[dt.date] | None = None,
+    ghosts: Collection[int] = (),
 ) -> SpcResult:
-    """The XmR chart of ``values``; raises ValueError on a non-finite value or a bad index.
+    """The XmR chart of ``values``; raises ValueError on a non-finite value, a bad index or a
+    ghost the convention has no such thing as.
 
-    ``dates``, one per value, are carried onto the points and named by :func:`describe`.
+    ``dates``, one per value, are carried onto the points and named by :func:`describe`;
+    ``ghosts`` are indices of points to show but leave out of the calculations.
     """
+    profile = PROFILES[rules.convention]
     if dates is not None and len(dates) != len(values):
         raise ValueError(f"{len(dates)} dates for {len(values)} values")
+    ghosted = check_ghosts(ghosts, len(values), profile)
     ratios = [_ratio(v, "values") for v in values]
     # Scaled to whole numbers (a float is a binary fraction, so a power of two does it): every
     # comparison keeps its answer, and integer arithmetic is many times faster than fractions
     # (a national run draws tens of thousands of charts).
     scale = math.lcm(*(den for _, den in ratios)) if ratios else 1
     xs = [num * (scale // den) for num, den in ratios]
-    parts = _partitions(len(xs), recalculate_at)
-    limits: list[_Limits | None] = []
-    for part in parts:
-        enough = len(part) >= rules.minimum_points
-        found = _limits(xs[part.start : part.stop], rules, scale) if enough else None
-        limits += [found] * len(part)
-    points = tuple(_points(xs, parts, limits, rules, direction, scale, dates))
-    latest = limits[-1] if limits else None
+    drawn = layout(len(xs), recalculate_at, ghosted, rules, profile)
+    lines = [limits([xs[i] for i in b], rules, profile, scale) for b in drawn.bases]
+    live = [i for i in range(len(xs)) if i not in ghosted]
+    # The minimum counts the whole chart's non-ghosted points (NHSE Step 6, MDC "Number of
+    # points"); a short partition only warns in NHSE (Step 5).
+    enough = len(live) >= rules.minimum_points
+    marks = _marks(xs, live, drawn, lines, rules, profile) if enough else {}
+    style = _Style(direction, scale, rules, {"increase": 1, "decrease": -1}.get(direction, 0))
+    points = tuple(_points(xs, drawn, lines, marks, enough, style, dates))
+    # The icons read the last non-ghosted point (NHSE Step 4K) and the limits that apply to it.
+    latest = lines[drawn.part[live[-1]]] if enough and live else None
     return SpcResult(
         points=points,
-        variation=_variation(points[-1].signal if latest else None, direction),
-        assurance=_assurance(target, direction, latest, scale),
+        variation=_variation(points[live[-1]].signal if latest else None, direction),
+        assurance=_assurance(target, direction, latest, scale, profile.on_limit_passes_or_fails),
         rules=rules,
-        partition_start=parts[-1].start if parts else 0,
+        partition_start=drawn.starts[-1] if drawn.starts else 0,
     )
 
 
@@ -207,74 +198,51 @@ def _exact(value: float, name: str) -> Fraction:
     return Fraction(value)
 
 
-def _partitions(n: int, recalculate_at: Collection[int]) -> list[range]:
-    bad = sorted(i for i in recalculate_at if not 0 <= i < n)
-    if bad:
-        raise ValueError(f"recalculate_at index {bad[0]} is outside the series (0..{n - 1})")
-    cuts = sorted({0, n, *recalculate_at})
-    return [range(a, b) for a, b in pairwise(cuts) if b > a]
-
-
-def _limits(xs: Sequence[int], rules: SpcRules, scale: int) -> _Limits:
-    """Mean and mean MR of the baseline (the whole partition unless ``baseline_points``)."""
-    base = xs[: rules.baseline_points] if rules.baseline_points else xs
-    mrs = [abs(b - a) for a, b in pairwise(base)]
-    total, k = sum(mrs), len(mrs)
-    # An all-zero MR list has nothing to screen (and screening would drop every MR).
-    if rules.screen_moving_ranges and total > 0:
-        # mr < 3.267 × total / k, multiplied out
-        kept = [mr for mr in mrs if mr * k * _MR_SCREEN[1] < _MR_SCREEN[0] * total]
-        total, k = sum(kept), len(kept)
-    n = len(base)
-    width, per = _LIMIT
-    # q = 300·n·k; the centre S/n and the offsets w·total/k, each multiplied by q.
-    return _Limits(
-        q=3 * per * n * k,
-        centre=3 * per * k * sum(base),
-        process_offset=3 * width * n * total,
-        two_sigma_offset=2 * width * n * total,
-        scale=scale,
-    )
-
-
-def _points(
+def _marks(
     xs: Sequence[int],
-    parts: Sequence[range],
-    limits: Sequence[_Limits | None],
+    live: Sequence[int],
+    layout: Layout,
+    limits: Sequence[Limits | None],
     rules: SpcRules,
-    direction: Direction,
-    scale: int,
-    dates: Sequence[dt.date] | None,
-) -> list[SpcPoint]:
-    n = len(xs)
-    outside = [
-        _beyond(x * lim.q, lim.process) if lim else 0 for x, lim in zip(xs, limits, strict=True)
-    ]
-    # Trends cross partitions (NHSE v2.6, §1.2) but are not reported where there are no limits.
-    trend = [
-        s if lim else 0 for s, lim in zip(_trend_sides(xs, rules.trend_points), limits, strict=True)
-    ]
+    p: Profile,
+) -> dict[int, Marks]:
+    """Every rule's sides for the non-ghosted points, each against its own partition's lines."""
+    lims = [limits[layout.part[i]] for i in live]
+    vals = [xs[i] for i in live]
+    sides = [sign(x * lim.q - lim.centre) if lim else 0 for x, lim in zip(vals, lims, strict=True)]
+    spread = [lim if lim and lim.spread else None for lim in lims]
+    outside = [_beyond(x * s.q, s.process) if s else 0 for x, s in zip(vals, spread, strict=True)]
+    beyond = [_beyond(x * s.q, s.two_sigma) if s else 0 for x, s in zip(vals, spread, strict=True)]
+    if not p.beyond_limits_count:
+        beyond = [0 if o else b for b, o in zip(beyond, outside, strict=True)]
+    groups = [layout.group[i] for i in live]
+    n = len(live)
     shift, two = [0] * n, [0] * n
-    for part in parts:
-        lim = limits[part.start]
-        if lim is None:
-            continue
-        seg = xs[part.start : part.stop]
-        shift[part.start : part.stop] = _shift_sides(seg, lim, rules.shift_points)
-        if rules.two_of_three:
-            two[part.start : part.stop] = _two_of_three_sides(seg, lim)
-    starts = {part.start for part in parts}
-    mrs = [None if i in starts else abs(xs[i] - xs[i - 1]) for i in range(n)]
-    when = dates if dates is not None else [None] * n
-    style = (direction, scale)
-    return [
-        _point(xs[i], mrs[i], limits[i], (outside[i], trend[i], two[i], shift[i]), style, when[i])
-        for i in range(n)
-    ]
+    trend: list[tuple[int, ...]] = [()] * n
+    for s in _spans("shift", groups, p):
+        shift[s.start : s.stop] = runs(sides[s.start : s.stop], rules.shift_points)
+    for s in _spans("two_of_three", groups, p) if rules.two_of_three else ():
+        two[s.start : s.stop] = two_of_three_marks(
+            sides[s.start : s.stop], beyond[s.start : s.stop]
+        )
+    for s in _spans("trend", groups, p):
+        trend[s.start : s.stop] = _trends(vals[s.start : s.stop], rules)
+    return {i: Marks(outside[j], trend[j], two[j], shift[j]) for j, i in enumerate(live)}
 
 
-def _sign(x: int) -> int:
-    return (x > 0) - (x < 0)
+def _spans(rule: str, groups: Sequence[int], p: Profile) -> list[range]:
+    """The stretches of non-ghosted points a ``rule`` run may cover (§1.6)."""
+    return [range(len(groups))] if rule in p.crossing else chunks(groups)
+
+
+def _trends(xs: Sequence[int], rules: SpcRules) -> list[tuple[int, ...]]:
+    """Each point's trend sides: both at a turning point, unless the convention labels a trend
+    point with one direction (NHSRplotthedots, which resolves clashes by rule order)."""
+    rising, falling = trend_marks(xs, rules.trend_points)
+    if rules.conflict == "precedence":
+        part = [r or f for r, f in zip(rising, falling, strict=True)]
+        return [(s,) if s else () for s in trend_sides_by_next_point(xs, part)]
+    return [(1,) * r + (-1,) * f for r, f in zip(rising, falling, strict=True)]
 
 
 def _beyond(xq: int, lines: tuple[int, int]) -> int:
@@ -284,81 +252,70 @@ def _beyond(xq: int, lines: tuple[int, int]) -> int:
     return 1 if xq > upper else -1 if xq < lower else 0
 
 
-def _runs(keys: Sequence[int], min_len: int) -> list[int]:
-    """Each key that is part of a run of at least ``min_len`` equal non-zero keys; else 0."""
-    marks = [0] * len(keys)
-    start = 0
-    for i in range(1, len(keys) + 1):
-        if i == len(keys) or keys[i] != keys[start]:
-            if keys[start] and i - start >= min_len:
-                marks[start:i] = [keys[start]] * (i - start)
-            start = i
-    return marks
+def _points(
+    xs: Sequence[int],
+    layout: Layout,
+    limits: Sequence[Limits | None],
+    marks: dict[int, Marks],
+    enough: bool,
+    style: _Style,
+    dates: Sequence[dt.date] | None,
+) -> list[SpcPoint]:
+    mrs = _moving_ranges(xs, layout)
+    when = dates if dates is not None else [None] * len(xs)
+    found = []
+    for i, x in enumerate(xs):
+        lim = limits[layout.part[i]]
+        shown = lim if enough and lim is not None and lim.spread else None
+        mark = marks.get(i)
+        side, kept = resolve(mark, style.rules.conflict, style.good) if mark else (0, None)
+        ghost = i not in layout.live
+        found.append(_point(x, mrs.get(i), (lim, shown), (side, kept, ghost), style, when[i]))
+    return found
 
 
-def _shift_sides(xs: Sequence[int], lim: _Limits, points: int) -> list[int]:
-    # A point exactly on the mean has side 0, so it breaks the run (§1.2, both sources).
-    return _runs([_sign(x * lim.q - lim.centre) for x in xs], points)
-
-
-def _trend_sides(xs: Sequence[int], points: int) -> list[int]:
-    """N points including endpoints = N-1 consecutive strict steps; a tie is a 0 step."""
-    if not xs:
-        return []
-    steps = _runs([_sign(b - a) for a, b in pairwise(xs)], points - 1)
-    arriving, leaving = [0, *steps], [*steps, 0]
-    # A turning point ends one trend and starts the opposite one; we label it by the trend that
-    # arrives at it, the one already seen when that point was the latest.
-    return [a or b for a, b in zip(arriving, leaving, strict=True)]
-
-
-def _two_of_three_sides(xs: Sequence[int], lim: _Limits) -> list[int]:
-    """Flag points beyond a two-sigma line when 2+ of 3 consecutive are, all on one side (§1.2)."""
-    sides = [_sign(x * lim.q - lim.centre) for x in xs]
-    # Points beyond the process limits count too (NHSE v2.6, unlike NHSRplotthedots).
-    beyond = [_beyond(x * lim.q, lim.two_sigma) for x in xs]
-    marks = [0] * len(xs)
-    for w in range(len(xs) - 2):
-        side = sides[w]
-        window = range(w, w + 3)
-        if side and all(sides[i] == side for i in window):
-            if sum(beyond[i] == side for i in window) >= 2:
-                for i in window:
-                    if beyond[i] == side:
-                        marks[i] = side
-    return marks
+def _moving_ranges(xs: Sequence[int], layout: Layout) -> dict[int, int]:
+    """Point → |x - the previous non-ghosted point of its partition|; none for the first."""
+    mrs: dict[int, int] = {}
+    previous: dict[int, int] = {}
+    for i in sorted(layout.live):
+        k = layout.part[i]
+        if k in previous:
+            mrs[i] = abs(xs[i] - xs[previous[k]])
+        previous[k] = i
+    return mrs
 
 
 def _point(
     x: int,
     mr: int | None,
-    lim: _Limits | None,
-    sides: tuple[int, int, int, int],
-    style: tuple[Direction, int],
+    lines: tuple[Limits | None, Limits | None],
+    judged: tuple[int, Marks | None, bool],
+    style: _Style,
     date: dt.date | None,
 ) -> SpcPoint:
-    """``sides`` is (outside, trend, two-of-three, shift), in label precedence order; ``style``
-    the direction and the scale the values were multiplied by."""
-    direction, scale = style
-    mean, upper, lower, upper2, lower2 = lim.floats if lim else (None,) * 5
-    # A point flagged both ways (e.g. a rising trend below the mean) takes the side of its
-    # highest-precedence rule: outside limits > trend > two-of-three > shift, the NHSRplotthedots
-    # label order (§1.2). NHSE instead lets each metric choose improvement or concern (§1.3).
-    side = next((s for s in sides if s), 0)
+    """``lines`` is the partition's limits and those shown (None below the minimum);
+    ``judged`` the point's side, the marks that give it and whether it is ghosted."""
+    lim, shown = lines
+    side, kept, ghost = judged
+    mean, upper, lower, upper2, lower2 = shown.floats if shown else (None,) * 5
     return SpcPoint(
-        value=x / scale,
+        value=x / style.scale,
         mean=mean,
         upper=upper,
         lower=lower,
         upper_two_sigma=upper2,
         lower_two_sigma=lower2,
-        moving_range=None if mr is None else mr / scale,
-        outside_limits=bool(sides[0]),
-        shift=bool(sides[3]),
-        trend=bool(sides[1]),
-        two_of_three=bool(sides[2]),
-        signal=_signal(side, direction),
+        moving_range=None if mr is None else mr / style.scale,
+        outside_limits=bool(kept and kept.outside),
+        shift=bool(kept and kept.shift),
+        trend=bool(kept and kept.trend),
+        two_of_three=bool(kept and kept.two_of_three),
+        signal=_signal(side, style.direction),
         date=date,
+        ghost=ghost,
+        run_chart_mean=lim.floats[0] if lim is not None and shown is None else None,
+        convention=style.rules.convention,
     )
 
 
@@ -382,22 +339,33 @@ _VARIATION: dict[tuple[Signal, Direction], Variation] = {
 
 
 def _variation(last: Signal | None, direction: Direction) -> Variation:
-    """The icon for the last point only (§1.4); None when its partition has no limits."""
+    """The icon for the last non-ghosted point only (§1.4); None when the chart has too few."""
     if last is None:
         return "not_enough_data"
     return _VARIATION.get((last, direction), "common_cause")
 
 
 def _assurance(
-    target: float | None, direction: Direction, lim: _Limits | None, scale: int = 1
+    target: float | None,
+    direction: Direction,
+    lim: Limits | None,
+    scale: int = 1,
+    on_limit_decides: bool = True,
 ) -> Assurance:
-    """Target against the latest limits; on a limit is pass/fail (NHSE SQL v2.1+, §1.5)."""
+    """Target against the latest limits (§1.5). On a limit is pass/fail when
+    ``on_limit_decides`` (NHSE SQL v2.1+), else hit and miss (NHSRplotthedots)."""
     if target is None or direction == "neutral":
         return "no_target"
-    if lim is None:
+    if lim is None or not lim.spread:
         return "not_enough_data"
     t = _exact(target, "target") * scale * lim.q
     upper, lower = lim.process
+    if not on_limit_decides:
+        # R tests target > upl, then target < lpl (ptd_calculate_assurance_type.R).
+        above, below = t > upper, t < lower
+        if direction == "increase":
+            return "consistent_fail" if above else "consistent_pass" if below else "hit_and_miss"
+        return "consistent_pass" if above else "consistent_fail" if below else "hit_and_miss"
     # Pass is tested first so a zero-width process sitting exactly on the target passes.
     passing, failing = (
         (t >= upper, t <= lower) if direction == "decrease" else (t <= lower, t >= upper)
@@ -427,7 +395,7 @@ def describe(result: SpcResult, unit_label: str | Callable[[float], str] = "") -
 
 def _describe_variation(result: SpcResult, unit_label: str | Callable[[float], str]) -> str:
     if result.variation == "not_enough_data":
-        have = len(result.points) - result.partition_start
+        have = sum(not p.ghost for p in result.points)
         return f"not enough points yet ({have} of the {result.rules.minimum_points} needed)"
     if result.variation == "common_cause":
         return "common cause variation"
@@ -437,25 +405,38 @@ def _describe_variation(result: SpcResult, unit_label: str | Callable[[float], s
 
 
 def _reason(result: SpcResult, side: int, unit: str | Callable[[float], str]) -> str:
-    """Why the last point is special cause, from the rule that labels it (precedence order)."""
-    points, last = result.points, result.points[-1]
-    # Special cause implies the latest partition has limits.
-    assert last.mean is not None and last.upper is not None and last.lower is not None
+    """Why the last point is special cause, from the rule that labels it (precedence order:
+    every rule it is flagged by gives it the same side)."""
+    live = [p for p in result.points if not p.ghost]
+    last = live[-1]
     above, which = ("above", "upper") if side > 0 else ("below", "lower")
     if last.outside_limits:
-        value, limit = _fmt(last.value, unit), _fmt(last.upper if side > 0 else last.lower, unit)
-        when = f" ({last.date:%b %Y})" if last.date else ""
-        return f"the latest point, {value}{when}, is {above} the {which} process limit of {limit}"
+        limit = last.upper if side > 0 else last.lower
+        assert limit is not None  # outside a limit implies the limits are shown
+        value, when = _fmt(last.value, unit), f" ({last.date:%b %Y})" if last.date else ""
+        where = f"{above} the {which} process limit of {_fmt(limit, unit)}"
+        return f"the latest point, {value}{when}, is {where}"
+    crossing = PROFILES[result.rules.convention].crossing
     if last.trend:
-        steps = ((b.value - a.value) * side > 0 for b, a in pairwise(reversed(points)))
+        span = _run_span(result, "trend" in crossing)
+        steps = ((b.value - a.value) * side > 0 for b, a in pairwise(reversed(span)))
         return f"{1 + _leading(steps)} points in a row {'in' if side > 0 else 'de'}creasing"
     if last.two_of_three:
         # The window ending at the last point qualifies, and only its points beyond 2σ are flagged.
-        k = sum(p.two_of_three for p in points[-3:])
+        k = sum(p.two_of_three for p in live[-3:])
         return f"{k} of the last 3 points {above} the {which} two-sigma line"
-    latest = reversed(points[result.partition_start :])
-    n = _leading(p.shift and (p.value > last.mean) == (side > 0) for p in latest)
+    assert last.mean is not None  # a shift is measured from the mean
+    span = _run_span(result, "shift" in crossing)
+    n = _leading(
+        p.shift and p.mean is not None and (p.value > p.mean) == (side > 0) for p in reversed(span)
+    )
     return f"{n} points {above} the mean of {_fmt(last.mean, unit)}"
+
+
+def _run_span(result: SpcResult, crossing: bool) -> list[SpcPoint]:
+    """The non-ghosted points a run ending at the last point can reach back over."""
+    start = 0 if crossing else result.partition_start
+    return [p for p in result.points[start:] if not p.ghost]
 
 
 def _leading(flags: Iterable[bool]) -> int:

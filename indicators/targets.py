@@ -16,6 +16,7 @@ from indicators.definitions import (
     Indicator,
     National,
     RestOfForce,
+    RestOfForceChange,
     SamePeriodLastYear,
     Target,
     Threshold,
@@ -37,6 +38,9 @@ class Comparators:
     rest_of_force: float | None
     same_period: str = "the same quarter last year"
     """How a year-on-year comparison is worded: a quarter's, or a year's ("the year before")."""
+    rest_now: float | None = None
+    """The rest of the force (the force without the area) in the period, in any unit."""
+    rest_last_year: float | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ def judge(indicator: Indicator, target: Target, value: float, c: Comparators) ->
         return _baseline(indicator, target, value, c)
     if isinstance(target, RestOfForce):
         return _relative(indicator, target, value, c.rest_of_force, "in the rest of the force")
+    if isinstance(target, RestOfForceChange):
+        return _change_against_rest(indicator, target, value, c)
     if isinstance(target, National):
         return _relative(indicator, target, value, target.value, f"nationally ({target.as_at})")
     return Judgement(Status.NOT_EVALUATED, "monitoring only: the plan sets no target", None)
@@ -95,6 +101,27 @@ def _relative(
     else:
         reason = f"{format_value(indicator, value)} against {shown} {where}"
     return Judgement(status, reason + band, comparator)
+
+
+def _change_against_rest(
+    indicator: Indicator, target: RestOfForceChange, value: float, c: Comparators
+) -> Judgement:
+    """The area's change on last year against the rest of the force's; the gap is in points
+    of change, on the wrong side for the indicator's polarity."""
+    mine = change(indicator, value, c.last_year)
+    rest = change(indicator, c.rest_now, c.rest_last_year)
+    if mine is None or mine.amount is None:
+        why = f"no complete figure in {c.last_year_period} to measure the change on"
+        return Judgement(Status.NOT_EVALUATED, why, None)
+    if rest is None or rest.amount is None:
+        why = f"no change for the rest of the force since {c.last_year_period} to compare with"
+        return Judgement(Status.NOT_EVALUATED, why, None)
+    sign = -1.0 if indicator.polarity == "lower_is_better" else 1.0
+    worse = 0.0 if indicator.polarity == "neutral" else sign * (rest.amount - mine.amount)
+    # In points of change: _band reads a short of 0.01 as one point.
+    status, band = _band(indicator, target, worse / 100, 0.0)
+    reason = f"{mine.text} on {c.same_period}; the rest of the force {rest.text}"
+    return Judgement(status, reason + band, rest.amount)
 
 
 def _baseline(

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ from pipelines.db import Database, DatabaseError
 from pipelines.freshness import Missing, overdue
 from pipelines.sources import SOURCES, configured
 from safer.config import Settings
-from safer.periods import Grain, period_label
+from safer.periods import Grain, parse_month, period_label
 
 __all__ = ["Assessment", "assess", "record_unit"]
 
@@ -124,6 +125,8 @@ def _evaluate_all(
             withheld=withheld,
             spc_rules=SpcRules(**settings.indicators.spc.model_dump()),
             warnings=warnings,
+            pending_margin=settings.indicators.pending_margin_points / 100,
+            ghosts=_ghosts(settings),
         )
         evaluations = evaluate(indicator, measured, context)
         changed = store_evaluations(db, indicator.id, evaluations, run_id)
@@ -400,3 +403,11 @@ def _log_outside(db: Database, settings: Settings) -> None:
 def record_unit(db: Database, run_id: str, unit: str, outcome: str, message: str) -> None:
     """One unit of work's outcome, for ``safer status`` and the operator."""
     db.execute("INSERT INTO run_units VALUES (?, ?, ?, ?)", [run_id, unit, outcome, message])
+
+
+def _ghosts(settings: Settings) -> dict[tuple[str, str], frozenset[dt.date]]:
+    """``[[indicators.ghosts]]`` by indicator and area (``*``: every area)."""
+    found: dict[tuple[str, str], set[dt.date]] = defaultdict(set)
+    for ghost in settings.indicators.ghosts:
+        found[(ghost.indicator, ghost.area or "*")].add(parse_month(ghost.month))
+    return {key: frozenset(months) for key, months in found.items()}

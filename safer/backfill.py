@@ -16,7 +16,12 @@ import uuid
 from collections.abc import Callable
 
 from indicators.definitions import load_catalogue, load_plans
-from indicators.measure import load_outcome_groups, load_population, outcome_labels
+from indicators.measure import (
+    load_outcome_groups,
+    load_population,
+    outcome_labels,
+    read_population,
+)
 from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.bulk import KINDS, backfill_month
 from pipelines.db import (
@@ -65,7 +70,7 @@ def backfill(
         every = load_forces(db)
         chosen = _forces(settings, every, forces)
         load_outcome_groups(db)
-        load_population(db)
+        load_population(db, read_population(settings.indicators.population_file))
         force_areas(db, settings.force.pfa_code)
         progress = Progress(len(months) * len(sources), "backfill")
         rows = quarantined = failed = 0

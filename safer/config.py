@@ -12,10 +12,17 @@ import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from indicators.spc_conventions import (
+    CONVENTIONS,
+    Conflict,
+    Convention,
+    SpcRules,
+    convention_defaults,
+)
 from safer.errors import ConfigError
 from safer.periods import add_months, months_between, parse_month
 
@@ -221,16 +228,63 @@ class SourcesConfig(_Frozen):
 
 
 class SpcConfig(_Frozen):
-    """Statistical process control rules (domain-research.md §1; NHSE MDC SQL v2.6 defaults)."""
+    """Statistical process control rules (domain-research.md §1; docs/spc-conventions.md).
 
+    ``convention`` names the published implementation the charts reproduce and sets the
+    defaults of the other fields; a field given explicitly overrides it, unless that
+    implementation cannot take the value (NHSRplotthedots' 7-point runs, say), which is refused
+    naming the field: the digest names the convention, so it must be true of the chart.
+    """
+
+    convention: Convention = "nhse-sql-2.6"
     shift_points: Annotated[int, Field(ge=6, le=8)] = 6
     trend_points: Annotated[int, Field(ge=6, le=8)] = 6
     two_of_three: bool = True
     screen_moving_ranges: bool = False
-    minimum_points: Annotated[int, Field(ge=2)] = 12
-    """Points needed before limits are shown. 12 is NHSE's per-partition minimum and the
-    NHSRplotthedots guidance ("12 or more points"); NHSE's whole-chart default is 13."""
+    minimum_points: Annotated[int, Field(ge=2)] = 13
+    """Non-ghosted points the whole chart needs before limits, signals and icons are shown:
+    13 in NHSE's SQL v2.6 (@SettingMinimumPoints) and the MDC single chart tool; 2 (none) in
+    NHSRplotthedots, which draws trial limits."""
     baseline_points: Annotated[int, Field(ge=2)] | None = None
+    conflict: Conflict = "concern"
+    """How a point that is both improvement and concern is shown: NHSE's per-metric
+    [MetricConflictRule] ('concern' or 'improvement'); the MDC tool shows improvement,
+    NHSRplotthedots ranks the rules ('precedence')."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _convention_defaults(cls, data: Any) -> Any:
+        # A field left out takes the convention's value, not the class default (NHSE's).
+        if isinstance(data, dict) and data.get("convention", "nhse-sql-2.6") in CONVENTIONS:
+            return {**convention_defaults(data.get("convention", "nhse-sql-2.6")), **data}
+        return data
+
+    @model_validator(mode="after")
+    def _fits_convention(self) -> SpcConfig:
+        try:
+            SpcRules(**self.model_dump())
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix("SpcRules.")) from exc
+        return self
+
+
+class GhostConfig(_Frozen):
+    """A point shown on its chart but left out of every SPC calculation (NHS England's SQL
+    [GhostFlag]): a month known to be wrong at source, a recording change."""
+
+    indicator: Annotated[str, Field(min_length=1)]
+    month: str
+    """``YYYY-MM``: the point's month (or its quarter's or year's first month)."""
+    area: str | None = None
+    """An area code; every area when left out."""
+    reason: Annotated[str, Field(min_length=1)]
+    """Why, in words: kept with the configuration for whoever reads the chart next."""
+
+    @field_validator("month")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        parse_month(value)
+        return value
 
 
 class IndicatorsConfig(_Frozen):
@@ -238,7 +292,25 @@ class IndicatorsConfig(_Frozen):
     """A folder of plan files; the bundled Cheshire plans when omitted."""
     catalogue_dir: Path | None = None
     """A folder of catalogue YAML files; the bundled catalogue when omitted."""
+    population_file: Path | None = None
+    """A CSV of resident population per local authority and mid-year estimate
+    (``la_code,la_name,mid_year,population,source``), replacing the bundled estimates: e.g.
+    ONS's latest release (indicators/population.py)."""
+    pending_margin_points: Annotated[float, Field(ge=0, le=100)] = 5.0
+    """An outcome rate is not compared with another period when the shares of their crimes
+    still awaiting an outcome differ by more than this many percentage points."""
     spc: SpcConfig = SpcConfig()
+    ghosts: tuple[GhostConfig, ...] = ()
+    """Points to ghost (``[[indicators.ghosts]]``): the SQL convention only."""
+
+    @model_validator(mode="after")
+    def _ghosts_need_the_sql(self) -> IndicatorsConfig:
+        if self.ghosts and self.spc.convention != "nhse-sql-2.6":
+            raise ValueError(
+                f"ghosts: ghosted points are an NHS England SQL feature; "
+                f"{self.spc.convention} has none"
+            )
+        return self
 
 
 class ChecksConfig(_Frozen):
@@ -374,6 +446,7 @@ class Settings(_Frozen):
 
         plans = self.indicators.plans_dir
         catalogue = self.indicators.catalogue_dir
+        population = self.indicators.population_file
         return self.model_copy(
             update={
                 "database": self.database.model_copy(update={"path": fix(self.database.path)}),
@@ -388,6 +461,7 @@ class Settings(_Frozen):
                     update={
                         "plans_dir": fix(plans) if plans else None,
                         "catalogue_dir": fix(catalogue) if catalogue else None,
+                        "population_file": fix(population) if population else None,
                     }
                 ),
             }

@@ -21,7 +21,12 @@ from alerts.operator import check_overdue, note_run, raise_alert, send_alerts
 from alerts.send import send_message
 from checks.models import Severity
 from indicators.definitions import Catalogue, Plan, load_catalogue, load_plans
-from indicators.measure import load_outcome_groups, load_population, outcome_labels
+from indicators.measure import (
+    load_outcome_groups,
+    load_population,
+    outcome_labels,
+    read_population,
+)
 from pipelines.areas import force_areas, load_forces, load_lookup
 from pipelines.batch import BatchOutcome
 from pipelines.db import Database, DatabaseCorrupt, open_database
@@ -97,12 +102,13 @@ class RunReport:
 
 
 def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = None) -> RunReport:
-    """Run every stage once (or ``parts`` of them); raises ConfigError for a bad catalogue or
-    plan before any work. The caller holds the run lock (``safer.lock``).
+    """Run every stage once (or ``parts`` of them); raises ConfigError for a bad catalogue,
+    plan or population file before any work. The caller holds the run lock (``safer.lock``).
     """
     catalogue = active_catalogue(load_catalogue(settings.indicators.catalogue_dir), settings)
     plans = load_plans(settings.indicators.plans_dir, catalogue)
     _check_routes(settings, catalogue, plans)
+    population = read_population(settings.indicators.population_file)
     run_id = f"{clock():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with open_database(settings.database) as db:
         _refuse_damaged(db)
@@ -112,6 +118,7 @@ def run(settings: Settings, as_of: dt.date, clock: Clock, parts: Parts | None = 
             "INSERT INTO runs (run_id, as_of, started_at) VALUES (?, ?, ?)",
             [run_id, as_of, clock()],
         )
+        load_population(db, population)  # read and checked above, before any work
         report = _run_stages(db, settings, catalogue, plans, run_id, as_of, clock, parts or Parts())
         # The database was verified before the run began (_refuse_damaged).
         found = conditions(db, settings, clock(), database=False)
@@ -214,7 +221,6 @@ def _run_stages(
     areas = force_areas(db, settings.force.pfa_code)
     logger.info("areas: %s", ", ".join(a.name for a in areas))
     load_outcome_groups(db)
-    load_population(db)
     batches = sync_all(db, settings, run_id, as_of, clock, outcome_labels(), parts.sources)
     for batch in batches:
         record_unit(db, run_id, f"{batch.source} {batch.slot}", batch.outcome, batch.message)

@@ -53,6 +53,7 @@ def evaluate_forces(
         by_pfa={pfa: force for force, pfa in forces.items()},
         force_of=dict(db.rows("SELECT area_code, pfa_code FROM areas")),
         rules=SpcRules(**settings.indicators.spc.model_dump()),
+        pending_margin=settings.indicators.pending_margin_points / 100,
     )
     found: list[Evaluation] = []
     chosen = [i for i in catalogue.indicators if i.sql is not None and i.source in sources]
@@ -78,6 +79,7 @@ class _Judging:
     force_of: Mapping[str, str]
     """Area code → its force's PFA code."""
     rules: SpcRules
+    pending_margin: float
 
 
 def _judge(
@@ -104,6 +106,7 @@ def _judge(
             force_code=pfa,
             withheld=withheld,
             spc_rules=judging.rules,
+            pending_margin=judging.pending_margin,
             # A force without a plan gets no digest of its history: the latest reading, and
             # the one before to show a change, are what a comparison uses.
             spc_latest=None if own else 2,

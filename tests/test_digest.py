@@ -274,16 +274,17 @@ def test_off_track_after_a_gap_is_off_track_again_not_still_or_newly() -> None:
 
 
 def test_worse_while_the_figure_improved_says_the_figure_improved() -> None:
-    # Slightly off track at 1.96, off track at 1.59: the rest of the force fell further.
+    # Slightly off track at 1.96, off track at 1.59: the rest of the force's change on last
+    # year (what the plan compares with) fell further, from −10% to −25%.
     history = [
-        _rate(Q[2], Status.AMBER, 1.96, rest_of_force=1.80),
-        _rate(Q[3], Status.RED, 1.59, rest_of_force=1.20),
+        _rate(Q[2], Status.AMBER, 1.96, comparator=-10.0),
+        _rate(Q[3], Status.RED, 1.59, comparator=-25.0),
     ]
     (line,) = _walk(HALTON, history)[0]
     assert line.startswith("Worse while off track: ")
     assert line.endswith(
         "Slightly off track in 2025/26 Q1 (1.96 per 1,000). The figure itself fell 18.9%, "
-        "but the rest of the force moved further (1.80 per 1,000 to 1.20 per 1,000)."
+        "but the rest of the force's change moved further (−10.0% to −25.0%)."
     )
     rising = [_rate(Q[2], Status.AMBER, 1.50), _rate(Q[3], Status.RED, 1.70)]
     assert _walk(HALTON, rising)[0][0].endswith("(1.50 per 1,000)."), "no caveat when it agrees"

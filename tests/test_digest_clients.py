@@ -94,10 +94,15 @@ def test_nothing_overflows_at_phone_and_mail_client_widths(outbox: Path, browser
 
 
 def test_the_first_off_track_item_is_on_the_first_screen(outbox: Path, browser: Browser) -> None:
+    shown = 0
     for path in sorted(outbox.glob("*.html")):
+        if "data-off-track" not in path.read_text(encoding="utf-8"):
+            continue  # nothing off track in this one (Halton's January digest)
         found = browser.measure(path, 640, 800, ("[data-off-track]",))
         top = found.tops["[data-off-track]"]
         assert top is not None and top < 800, f"{path.name}: first off-track item at {top}"
+        shown += 1
+    assert shown >= 2, "the demo's April digests each have an off-track item"
 
 
 def test_the_january_halton_digest_is_read_in_thirty_seconds(
@@ -117,19 +122,23 @@ def test_no_caniemail_errors_for_outlook_on_windows(outbox: Path, email_linter: 
 
 
 def test_movements_are_told_by_their_history_not_their_quarter(outbox: Path) -> None:
-    """Halton was off track on ASB per 1,000 in every quarter from 2024/25 Q4: the January
-    digest says so, and tells the 999 recovery."""
-    text = _part(_messages(outbox)["halton 2025/26 Q3"], "plain")
+    """Halton's ASB per 1,000 fell less than the rest of the force's in 2024/25 Q4: newly off
+    track, worded as change against change (never its standing level). The January digest
+    tells the 999 recovery, and the lead's puts what needs attention before good news."""
+    april = _part(_messages(outbox)["halton 2024/25 Q4"], "plain")
     assert (
-        "- STILL OFF TRACK: ASB incidents per 1,000 residents, Halton, 2025/26 Q3, 4th quarter"
-        in text
+        "- NEWLY OFF TRACK: ASB incidents per 1,000 residents, Halton, 2024/25 Q4: fell 35.9% on "
+        "the same quarter last year; the rest of the force fell 39.6% — worse than plan, within "
+        "the 5-point tolerance" in april
     )
+    text = _part(_messages(outbox)["halton 2025/26 Q3"], "plain")
     assert "NEWLY OFF TRACK" not in text
     assert "- BACK ON TRACK: 999 calls answered within 10 seconds, Cheshire, 2025/26 Q3" in text
     opcc = _part(_messages(outbox)["opcc 2025/26 Q3"], "plain")
     moved = re.findall(r"^- ([A-Z ]+):", opcc.split("WHAT MOVED")[1].split("\n\n")[0], re.M)
-    assert moved[0] in ("NEWLY OFF TRACK", "WORSE WHILE OFF TRACK", "STILL OFF TRACK")
-    assert "IMPROVEMENT" not in " ".join(moved[:3])
+    good = [n for n, kind in enumerate(moved) if "IMPROVEMENT" in kind or "BACK ON" in kind]
+    bad = [n for n, kind in enumerate(moved) if "CONCERN" in kind or "OFF TRACK" in kind]
+    assert bad and good and max(bad) < min(good), moved
 
 
 def test_old_series_are_not_shown_as_current_and_notes_are_for_officers(outbox: Path) -> None:

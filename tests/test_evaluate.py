@@ -99,13 +99,19 @@ def test_comparisons_previous_quarter_last_year_and_rest_of_force() -> None:
         (CSP, Q4_24): (100, 40, 3),
         (FORCE, q3): (280, 200, 3),
         (CSP, Q4_23): (80, 40, 3),
+        (FORCE, Q4_23): (260, 200, 3),
     }
     found = _one(PER_1000, data, area=CSP)
     assert found.value == pytest.approx(2.5)
     assert found.last_year == pytest.approx(2.0)
     assert found.rest_of_force == pytest.approx(200 / 160)
-    assert found.status is Status.RED  # 2.5 against 1.25 in the rest of the force
-    assert "against 1.25 per 1,000 in the rest of the force" in found.reason
+    # Judged on change (the plan's form): +25% against the rest of the force's +11.1%
+    # (1.125 to 1.25), 13.9 points worse; the level (2.5 against 1.25) is context.
+    assert found.status is Status.RED
+    assert found.reason == (
+        "rose 25.0% on the same quarter last year; the rest of the force rose 11.1% — worse "
+        "than plan, beyond the 5-point tolerance"
+    )
     force = _one(PER_1000, data)
     assert force.previous_quarter == pytest.approx(1.4)
     assert force.rest_of_force is None

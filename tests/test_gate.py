@@ -79,7 +79,11 @@ def _database(tmp_path: Path, *, bad: bool) -> Database:
             if not (r[0] == "asb_incidents" and r[2] == "month" and r[3] == dt.date(2025, 3, 1))
         ]
         rows.append(("asb_incidents", HALTON, "month", dt.date(2025, 3, 1), 1, 900, 900, None))
-    db.executemany("INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.executemany(
+        "INSERT INTO observations (indicator_id, area_code, grain, period_start, months_loaded, "
+        "value, numerator, denominator) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     return db
 
 

@@ -161,6 +161,13 @@ _STREET_ONLY = {
 }
 
 
+# Columns an older version has that the donor (at the latest) no longer does, as the donor's
+# columns give them: before migration 010 the population was keyed by financial year.
+_DERIVED = {
+    ("la_population", "financial_year"): "printf('%d-%02d', mid_year, (mid_year + 1) % 100)",
+}
+
+
 def build_at(version: int, path: Path, donor: Donor) -> dict[str, int]:
     """A database at schema ``version`` holding the donor's rows as that version could;
     returns the rows put in each table."""
@@ -179,10 +186,14 @@ def build_at(version: int, path: Path, donor: Donor) -> dict[str, int]:
             if table not in donor_tables:
                 continue
             have = set(_columns(db, "donor", table))
-            names = ", ".join(f'"{c}"' for c in _columns(db, path.stem, table) if c in have)
+            wanted = [
+                c for c in _columns(db, path.stem, table) if c in have or (table, c) in _DERIVED
+            ]
+            names = ", ".join(f'"{c}"' for c in wanted)
+            values = ", ".join(_DERIVED.get((table, c), f'"{c}"') for c in wanted)
             where = _STREET_ONLY.get(table) if version < SOURCES_FROM else None
             db.execute(
-                f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM donor."{table}"'
+                f'INSERT INTO main."{table}" ({names}) SELECT {values} FROM donor."{table}"'
                 + (f" WHERE {where}" if where else "")
             )
             filled[table] = int(db.scalar(f'SELECT count(*) FROM main."{table}"'))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indicators.spc import SpcPoint, SpcResult, SpcRules, describe, spc
+from indicators.spc import SpcPoint, SpcResult, SpcRules, describe, rules_for, spc
 from safer.periods import add_months
 
 EXACT = 1e-9
@@ -45,17 +45,18 @@ def test_it_computes_xmr_limits_for_a_straight_line() -> None:
     assert [p.moving_range for p in r.points] == [None] + [1.0] * 12
 
 
-def test_it_labels_a_straight_line_by_rule_precedence() -> None:
+def test_it_labels_a_straight_line_by_the_conflict_rule() -> None:
     # 1..4 < 4.34 and 10..13 > 9.66 are outside; all 13 are one rising trend; 1..6 and 8..13 are
     # shifts (7 is on the mean); 1..5 < 5.2267 and 9..13 > 8.7733 are two-of-three.
     r = spc(range(1, 14), direction="increase")
     assert _flags(r, "outside_limits") == [0, 1, 2, 3, 9, 10, 11, 12]
-    assert _flags(r, "trend") == list(range(13))
     assert _flags(r, "shift") == [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]
     assert _flags(r, "two_of_three") == [0, 1, 2, 3, 4, 8, 9, 10, 11, 12]
-    # Outside limits beats the trend (1..4 are concern); the rising trend beats the low
-    # two-of-three and shift (5 and 6 are improvement though below the mean).
-    assert _signals(r) == ["concern"] * 4 + ["improvement"] * 9
+    # 1..6 meet the rising trend (improvement) and rules below the mean (concern): NHSE's SQL
+    # shows one by [MetricConflictRule] (l.2361ff), 'Concern' by default here, and the trend
+    # that lost is not flagged on them. (NHSRplotthedots' rule order: test_spc_conventions.py.)
+    assert _flags(r, "trend") == list(range(6, 13))
+    assert _signals(r) == ["concern"] * 6 + ["improvement"] * 7
     assert r.variation == "improvement_high"
 
 
@@ -124,12 +125,18 @@ def test_a_trend_counts_points_including_endpoints(
     assert _flags(spc(values, direction="increase", rules=rules), "trend") == flagged
 
 
-def test_a_turning_point_takes_the_trend_that_arrives_at_it() -> None:
-    # 1..6 rises and 6..1 falls: the peak 6 ends the rise, so it is labelled by the rise.
-    r = spc([1, 2, 3, 4, 5, 6, 5, 4, 3, 2, 1], direction="increase", rules=SHORT)
+def test_a_turning_point_is_in_both_trends_and_the_conflict_rule_shows_one() -> None:
+    # 1..6 rises and 6..1 falls: the peak 6 is in both (NHSE Step 4H flags each run), so it is
+    # improvement and concern at once and [MetricConflictRule] decides (l.2361ff).
+    values = [1, 2, 3, 4, 5, 6, 5, 4, 3, 2, 1]
+    r = spc(values, direction="increase", rules=SHORT)
     assert _flags(r, "trend") == list(range(11))
-    assert r.points[5].signal == "improvement"
+    assert r.points[5].signal == "concern"
     assert r.points[6].signal == "concern"
+    shown = spc(
+        values, direction="increase", rules=SpcRules(minimum_points=2, conflict="improvement")
+    )
+    assert shown.points[5].signal == "improvement"
 
 
 def test_two_of_three_fires_on_the_same_side_and_flags_only_the_points_beyond() -> None:
@@ -301,10 +308,15 @@ def test_a_trend_runs_across_a_recalculation() -> None:
     assert _flags(r, "trend") == list(range(10, 16))
 
 
-def test_short_partitions_are_reported_as_not_enough_data() -> None:
+def test_the_minimum_counts_the_whole_chart_not_a_partition() -> None:
+    # NHSE's SQL blanks limits and icons for a chart under @SettingMinimumPoints (Step 6); a
+    # partition under @SettingMinimumPointsPartition only raises a warning (Step 5, l.2507ff).
     r = spc([0.0, 2.0] * 10, direction="increase", recalculate_at=[5, 15])
+    assert r.variation == "common_cause"
+    assert r.points[-1].upper is not None
+    r = spc([0.0, 2.0] * 6, direction="increase", recalculate_at=[5])
     assert r.variation == "not_enough_data"
-    assert describe(r) == "not enough points yet (5 of the 13 needed)"
+    assert describe(r) == "not enough points yet (12 of the 13 needed)"
 
 
 def test_recalculate_at_ignores_zero_and_rejects_indices_outside_the_series() -> None:
@@ -320,20 +332,23 @@ def test_a_baseline_fixes_the_limits_on_its_first_points() -> None:
 
 
 def test_a_baseline_applies_to_each_partition() -> None:
+    # NHSRplotthedots' fix_after_n_points counts within each rebase group (ptd_spc_standard.R);
+    # NHSE's SQL baselines the first partition only (test_spc_conventions.py).
     values = [*PM25, *[v + 1000 for v in PM25], 2000.0]
-    r = spc(values, direction="increase", rules=SpcRules(baseline_points=14), recalculate_at=[14])
+    rules = rules_for("nhsrplotthedots", baseline_points=14)
+    r = spc(values, direction="increase", rules=rules, recalculate_at=[14])
     assert r.points[14].mean == r.points[-1].mean == 1000.0
     assert r.points[-1].outside_limits
 
 
 def test_screening_drops_outlying_moving_ranges_but_keeps_the_mean() -> None:
     # 1,3 alternating then 1, 30: mean 55/14. MRs: twelve of 2 and one of 29, mean 53/13 ≈ 4.08.
-    # Screening drops 29 (≥ 3.267 × 53/13 ≈ 13.3) and leaves a mean MR of 2.
+    # Screening drops 29 (≥ 3.267 × 53/13 ≈ 13.3) and leaves a mean MR of 2. Keeping the mean is
+    # NHSRplotthedots' screening (ptd_spc_standard.R l.72-78); NHSE's recomputes it.
     values = [1.0, 3.0] * 6 + [1.0, 30.0]
     plain = spc(values, direction="increase").points[0]
-    screened = spc(values, direction="increase", rules=SpcRules(screen_moving_ranges=True)).points[
-        0
-    ]
+    screening = rules_for("nhsrplotthedots", minimum_points=13)
+    screened = spc(values, direction="increase", rules=screening).points[0]
     assert plain.mean == screened.mean == pytest.approx(55 / 14, abs=EXACT)
     assert plain.upper == pytest.approx(55 / 14 + 2.66 * 53 / 13, abs=EXACT)
     assert screened.upper == pytest.approx(55 / 14 + 2.66 * 2, abs=EXACT)
@@ -368,12 +383,11 @@ def _sig3(x: float | None) -> float:
 
 def test_it_reproduces_the_nhsrplotthedots_snapshot() -> None:
     assert [_sig3(v) for v in RNORM_123] == SNAPSHOT_Y
-    r7 = SpcRules(shift_points=7, trend_points=7, screen_moving_ranges=True)
+    r7 = rules_for("nhsrplotthedots")
     r = spc(RNORM_123, direction="increase", rules=r7)
     assert [_sig3(x) for x in _limits(r.points[0])[:3]] == [0.142, 3.29, -3.01]
     assert set(_signals(r)) == {"common_cause"}
-    facets = SpcRules(screen_moving_ranges=True, minimum_points=10)
-    r = spc(RNORM_123, direction="increase", rules=facets, recalculate_at=[10])
+    r = spc(RNORM_123, direction="increase", rules=r7, recalculate_at=[10])
     assert [_sig3(x) for x in _limits(r.points[0])[:3]] == [0.0746, 2.75, -2.60]
     assert [_sig3(x) for x in _limits(r.points[10])[:3]] == [0.209, 3.70, -3.28]
 
@@ -479,12 +493,18 @@ SWAP = {"improvement": "concern", "concern": "improvement", "common_cause": "com
 @PROPERTY
 @given(SERIES)
 def test_reversing_the_direction_swaps_improvement_and_concern(values: list[int]) -> None:
-    up, down = spc(values, direction="increase"), spc(values, direction="decrease")
+    # Under a rule order (NHSRplotthedots) only: NHSE's conflict rule shows a point that is both
+    # as concern (or improvement) whichever way is good, so it does not swap.
+    ranked = rules_for("nhsrplotthedots", minimum_points=13)
+    up = spc(values, direction="increase", rules=ranked)
+    down = spc(values, direction="decrease", rules=ranked)
     assert [SWAP[s] for s in _signals(up)] == _signals(down)
     kind, _, level = up.variation.partition("_")
     swapped = f"{SWAP[kind]}_{level}" if kind in SWAP else up.variation
     assert down.variation == swapped
-    # Mirroring the series is the same as reversing the direction.
+    # Mirroring the series is the same as reversing the direction, conflict rule or not (not for
+    # NHSRplotthedots: it calls a trend point followed by a tie "decreasing").
+    down = spc(values, direction="decrease")
     assert _signals(spc([-v for v in values], direction="increase")) == _signals(down)
 
 

@@ -38,7 +38,10 @@ DEFAULT_WORKBOOK = (
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "indicators/data/la_population.csv"
 SHEET = "LA_incidents"
 HEADER_ROW = 3  # row 1 is a title, row 2 holds group labels, data starts on row 4
-COLUMNS = ("la_code", "la_name", "financial_year", "population", "source_sheet")
+COLUMNS = ("la_code", "la_name", "mid_year", "population", "source")
+# The workbook pairs each financial year with the mid-year estimate of its first year
+# (SOURCES.md): 2021-22 holds mid-2021.
+SOURCE = "ONS mid-{year} estimate via DEFRA fly-tipping workbook (LA_incidents), 31 January 2023"
 NOT_AVAILABLE = ":"
 AGGREGATE_CODE = "*Total"
 
@@ -127,7 +130,9 @@ def write_csv(rows: list[PopulationRow], output: Path) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(COLUMNS)
         for row in rows:
-            writer.writerow((row.la_code, row.la_name, row.financial_year, row.population, SHEET))
+            year = row.financial_year[:4]
+            source = SOURCE.format(year=year)
+            writer.writerow((row.la_code, row.la_name, year, row.population, source))
 
 
 def main(argv: list[str]) -> int:

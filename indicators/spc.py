@@ -1,6 +1,6 @@
 """Statistical process control ("Making Data Count" XmR charts) for one series: pure, no I/O.
 
-Conventions (docs: /work/shared/docs/domain-research.md, "§" below). Where the published
+Conventions (docs: shared/docs/domain-research.md, "§" below). Where the published
 implementations differ, ``rules.convention`` picks one (indicators/spc_conventions.py cites each
 point; docs/spc-conventions.md tabulates them); NHS England's SQL v2.6 is the default.
 

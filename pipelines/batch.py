@@ -41,7 +41,6 @@ __all__ = [
     "SourceContext",
     "SyncFiles",
     "Wanted",
-    "batch_periods",
     "policy_of",
     "promote_batch",
     "refetch",
@@ -543,11 +542,14 @@ def _upsert_periods(db: Database, source: Source, entry: LedgerEntry, pfa_code: 
     """Each period the batch holds is in use, with its rows as the source table now counts them
     (a return's quarter may hold several partnerships' files), for this force and in the
     configured force's view (``source_periods``)."""
+    # A table with a force column (data.police.uk's) holds every force's rows in a national
+    # database: count this force's.
+    national = _has_force_column(db, source.table)
     for period in entry.periods or ():
         counts = db.rows(
             f"SELECT count(*), {_outside_sql(source)} FROM {source.table} WHERE period = ?"
-            + _force_filter(source),
-            [period, *([entry.force_id] if _force_filter(source) else [])],
+            + (" AND force_id = ?" if national else ""),
+            [period, *([entry.force_id] if national else [])],
         )[0]
         db.execute(
             "INSERT OR REPLACE INTO force_periods VALUES (?, ?, ?, ?, ?, ?)",
@@ -568,25 +570,21 @@ def _upsert_periods(db: Database, source: Source, entry: LedgerEntry, pfa_code: 
         )
 
 
-def _force_filter(source: Source) -> str:
-    """data.police.uk tables hold every force's rows in a national database."""
-    return " AND force_id = ?" if source.id.startswith("police_uk") else ""
+def _has_force_column(db: Database, table: str) -> bool:
+    return bool(
+        db.scalar(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' "
+            "AND table_catalog = current_database() AND table_name = ? "
+            "AND column_name = 'force_id'",
+            [table],
+        )
+    )
 
 
 def _outside_sql(source: Source) -> str:
     if source.area_level == "csp" and source.zero_fill:
         return "count(*) FILTER (WHERE csp_code IS NULL)"
     return "0"
-
-
-def batch_periods(db: Database, source: str) -> list[dt.date]:
-    """Periods of ``source`` in use, oldest first."""
-    return [
-        row[0]
-        for row in db.rows(
-            "SELECT period FROM source_periods WHERE source = ? ORDER BY period", [source]
-        )
-    ]
 
 
 def _local_failure(
@@ -641,8 +639,3 @@ def _record_failure(
     )
     with db.transaction():
         record_ledger(db, entry)
-
-
-def known_periods(values: Sequence[dt.date | None]) -> tuple[dt.date, ...]:
-    """Distinct non-null periods, oldest first."""
-    return tuple(sorted({v for v in values if v is not None}))

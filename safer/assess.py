@@ -94,16 +94,8 @@ def report_missing(
             db, run_id, f"freshness {item.source} {item.period_name}", "overdue", item.sentence
         )
         key = f"missing:{item.source}:{item.period}:{item.area or '*'}"
-        raise_alert(
-            db, key, "data_missing", f"[safer] {item.sentence[:120]}", item.sentence, _now(db)
-        )
+        raise_alert(db, key, "data_missing", f"[safer] {item.sentence[:120]}", item.sentence, now)
     return found
-
-
-def _now(db: Database) -> dt.datetime:
-    """The run's start time, from the runs table (the module itself never reads the clock)."""
-    found: dt.datetime | None = db.scalar("SELECT max(started_at) FROM runs")
-    return found or dt.datetime.now(dt.UTC)
 
 
 def _evaluate_all(

@@ -107,7 +107,7 @@ def _key(fields: dict[str, object]) -> tuple[object, object, object]:
 def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
     """(section, fields) in the order the digest shows them."""
     shown: set[_Key] = set()
-    for row in (r for shown_row in digest.rows for r in shown_row.covers or (shown_row,)):
+    for row in _summary_rows(digest):
         shown.add((row.indicator_id, row.area_code, row.period_start))
         yield "summary", _row_fields(row)
     for line in digest.monitored:
@@ -164,8 +164,14 @@ def _entries(digest: Digest) -> Iterator[tuple[str, dict[str, object]]]:
         yield "no current data", {"indicator": sentence, "status": "not_shown", "reason": sentence}
 
 
+def _summary_rows(digest: Digest) -> Iterator[SummaryRow]:
+    """Every summary row, a row standing for several ("All 5 areas: withheld") as those."""
+    for shown in digest.rows:
+        yield from shown.covers or (shown,)
+
+
 def _beside(digest: Digest) -> Iterator[tuple[str, str, _Key]]:
-    for row in (r for shown_row in digest.rows for r in shown_row.covers or (shown_row,)):
+    for row in _summary_rows(digest):
         if row.context_area:
             yield "context", row.indicator, (row.indicator_id, row.context_area, row.period_start)
         if row.last_year not in _NO_CHANGE:

@@ -379,33 +379,29 @@ def _comparators(
 
 
 def _rest(quarters: Mapping[Key, Observation], force: str, obs: Observation) -> float | None:
-    """The force without this area, for any unit: a count's rest is a count, which only a
-    change may be compared with (a level of a count is the size of a place)."""
-    force_obs = _complete(quarters.get((force, obs.period_start)))
-    if obs.area_code == force or force_obs is None:
-        return None
-    numerator = force_obs.numerator - obs.numerator
-    if force_obs.denominator is None or obs.denominator is None:
-        return None if force_obs.denominator is not None else numerator
-    denominator = force_obs.denominator - obs.denominator
-    return numerator / denominator if denominator > 0 else None
+    """The force without this area in a whole period, for any unit: a count's rest is a count,
+    which only a change may be compared with (a level of a count is the size of a place)."""
+    return _without(_complete(quarters.get((force, obs.period_start))), obs)
 
 
 def _rest_of_force(
     indicator: Indicator, quarters: Mapping[Key, Observation], force: str, obs: Observation
 ) -> float | None:
-    """The force without this area: only meaningful for rates and rates per head."""
-    force_obs = quarters.get((force, obs.period_start))
-    if (
-        obs.area_code == force
-        or force_obs is None
-        or indicator.unit not in ("rate", "per_1000", "ratio")
-    ):
+    """The force without this area: as a level, only meaningful for rates and rates per head."""
+    if indicator.unit not in ("rate", "per_1000", "ratio"):
         return None
-    if force_obs.denominator is None or obs.denominator is None:
+    return _without(quarters.get((force, obs.period_start)), obs)
+
+
+def _without(force: Observation | None, obs: Observation) -> float | None:
+    """``force``'s figure without ``obs``'s numerator and denominator."""
+    if force is None or obs.area_code == force.area_code:
         return None
-    denominator = force_obs.denominator - obs.denominator
-    return (force_obs.numerator - obs.numerator) / denominator if denominator > 0 else None
+    numerator = force.numerator - obs.numerator
+    if force.denominator is None or obs.denominator is None:
+        return numerator if force.denominator is None and obs.denominator is None else None
+    denominator = force.denominator - obs.denominator
+    return numerator / denominator if denominator > 0 else None
 
 
 def _last_point(measured: Measured, obs: Observation) -> dt.date:

@@ -20,10 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
-from indicators import population
 from indicators.definitions import Indicator
 from indicators.evaluate import Evaluation, Key, Measured, Observation
-from indicators.population import Estimate, PopulationError, merge
+from indicators.population import Estimate, PopulationError, merge, parse
 from pipelines.db import Database, reference_changed
 from safer import faults
 from safer.periods import GRAIN_MONTHS, Grain, month_label, period_label, period_start
@@ -78,7 +77,7 @@ def read_population(path: Path | None = None) -> Population:
             files = [(str(path), path.read_text("utf-8"))]
         except (OSError, UnicodeDecodeError) as exc:
             raise PopulationError(f"{path}: cannot read the population file: {exc}") from exc
-    rows = merge([population.parse(name, text) for name, text in files])
+    rows = merge([parse(name, text) for name, text in files])
     return Population(repr(files), tuple(rows))
 
 

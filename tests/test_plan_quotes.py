@@ -71,7 +71,12 @@ def _bundled(plan: Plan) -> list[tuple[str, Quotation]]:
 @pytest.fixture
 def seeds() -> Path:
     if not SEEDS.is_dir():
-        pytest.skip(f"{SEEDS}: the bundled seed texts are not here")
+        # The seed texts live beside the repository (../shared/seeds), not in the wheel: a
+        # checkout without them skips, CI (which has them) fails instead.
+        reason = f"{SEEDS}: the bundled seed texts are not here"
+        if os.environ.get("SAFER_REQUIRE_SEEDS") == "1":
+            pytest.fail(f"{reason} (SAFER_REQUIRE_SEEDS=1)")
+        pytest.skip(reason)
     return SEEDS
 
 

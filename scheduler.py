@@ -4,8 +4,8 @@
 --preview|--resend`` to look at digests before they go or send them again, and ``safer doctor``
 and ``safer backup`` for the database file (README, "Recovery").
 
-Thin by design: parse arguments, set up logging, call the command (``safer.commands``), map the
-outcome to an exit code (see ``safer.job.ExitCode``).
+Thin by design: parse arguments, set up logging, call the command (``safer.app.commands``), map the
+outcome to an exit code (see ``safer.app.job.ExitCode``).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from safer import commands, stopping
-from safer.commands import run_once
-from safer.config import Settings, load_config, smtp_password
-from safer.errors import SaferError
-from safer.logs import configure_logging, printable
+from safer.app import commands, schedule
+from safer.kernel import stopping
+from safer.kernel.config import Settings, load_config, smtp_password
+from safer.kernel.errors import SaferError
+from safer.kernel.logs import configure_logging, printable
 
-__all__ = ["cli", "main", "run_once"]
+__all__ = ["cli", "main"]
 
 logger = logging.getLogger("safer")
 
@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("%s", local_fault(exc))
         code = 1
     except Exception as exc:
-        from pipelines.db import database_problem
+        from safer.store.db import database_problem
 
         # A damaged or locked database file met mid-command: say so, and name the recovery.
         problem = database_problem(exc, settings.database.path if settings else None)
@@ -238,7 +238,7 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         stopping.install()
         return commands.run_command(settings, args.as_of)
     if args.command == "schedule":
-        return commands.schedule_command(settings, args.config)
+        return schedule.schedule_command(settings, args.config)
     if args.command == "status":
         return commands.status_command(settings, args.json, args.check)
     if args.command == "backfill":

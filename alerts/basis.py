@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alerts.words import join
-from indicators.definitions import Indicator
-from indicators.evaluate import Evaluation
-from safer.periods import add_months, period_label
+from safer.alerts.words import join
+from safer.indicators.definitions import Indicator
+from safer.indicators.evaluate import Evaluation
+from safer.kernel.periods import add_months, period_label
 
 __all__ = ["basis"]
 

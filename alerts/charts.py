@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont, features
 
-from alerts.spc_words import clamp
-from indicators.spc import SpcPoint
+from safer.alerts.spc_words import clamp
+from safer.indicators.spc import SpcPoint
 
 __all__ = ["HEIGHT", "SCALE", "SIGNAL_COLOURS", "WIDTH", "Chart", "render_chart"]
 

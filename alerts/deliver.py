@@ -18,28 +18,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
 
-from alerts.digest import Digest, Told, build_digest
-from alerts.ledger import ledger_rows
-from alerts.notes import DataNote
-from alerts.outbox import (
-    Queued,
-    Stored,
-    begin_attempt,
-    finish_attempt,
-    queued,
-    store_digest,
-)
-from alerts.render import render_digest
-from alerts.revisions import NOTHING_SENT, SentRecord
-from alerts.sent import sent_record
-from indicators.definitions import Catalogue, Plan
-from indicators.evaluate import Evaluation
-from pipelines.db import Database
-from pipelines.sources import configured
-from safer import faults
-from safer.config import Recipient, Settings, SmtpConfig
-from safer.errors import SendError
-from safer.periods import period_label
+from safer.alerts.delivery_ledger import ledger_rows
+from safer.alerts.digest import Digest, Told, build_digest
+from safer.alerts.notes import DataNote
+from safer.alerts.outbox import Queued, Stored, begin_attempt, finish_attempt, queued, store_digest
+from safer.alerts.render import render_digest
+from safer.alerts.revisions import NOTHING_SENT, SentRecord
+from safer.alerts.sent import sent_record
+from safer.indicators.definitions import Catalogue, Plan
+from safer.indicators.evaluate import Evaluation
+from safer.kernel import faults
+from safer.kernel.clock import Clock
+from safer.kernel.config import Recipient, Settings, SmtpConfig
+from safer.kernel.errors import SendError
+from safer.kernel.periods import period_label
+from safer.pipelines.source import Source
+from safer.store.db import Database
 
 __all__ = [
     "Delivery",
@@ -56,7 +50,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Sender = Callable[[EmailMessage], None]
-Clock = Callable[[], dt.datetime]
 Sleep = Callable[[float], None]
 NO_SMTP_SENDER = "safer@localhost"
 
@@ -92,17 +85,19 @@ def deliver(
     send: Sender | None,
     run_id: str,
     as_of: dt.date,
+    sources: Mapping[str, Source],
     sleep: Sleep = time.sleep,
 ) -> Delivery:
-    """Store a digest for every recipient with news, then send every queued digest."""
+    """Store a digest for every recipient with news, then send every queued digest; ``sources``
+    are every source, by id (for stale figures and revision notices)."""
     names = area_names(db)
-    stale = stale_indicators(db, settings, catalogue, as_of)
+    stale = stale_indicators(db, settings, catalogue, as_of, sources)
     sender = settings.smtp.sender if settings.smtp else NO_SMTP_SENDER
     force = settings.force.pfa_code
     stored = []
     for recipient in settings.recipients:
         told = notified(db, recipient.email)
-        sent = sent_record(db, recipient.email, settings.force.id)
+        sent = sent_record(db, recipient.email, settings.force.id, sources)
         digest = build_digest(
             recipient, catalogue, plans, names, evaluations, told, notes, force, stale, sent
         )
@@ -162,7 +157,11 @@ def preview_digest(
 
 
 def stale_indicators(
-    db: Database, settings: Settings, catalogue: Catalogue, as_of: dt.date
+    db: Database,
+    settings: Settings,
+    catalogue: Catalogue,
+    as_of: dt.date,
+    sources: Mapping[str, Source],
 ) -> dict[str, tuple[str, str]]:
     """Indicators whose source has published nothing for longer than ``[digest]
     stale_after_days`` past the release due for its latest period: indicator → (the source,
@@ -174,9 +173,13 @@ def stale_indicators(
     newest = dict(db.rows("SELECT source, max(period) FROM source_periods GROUP BY source"))
     limit = dt.timedelta(days=settings.digest.stale_after_days)
     found = {}
-    for source in configured(settings):
+    for source in sources.values():
         latest = newest.get(source.id)
-        if latest is None or as_of <= source.due(settings, latest) + limit:
+        if (
+            source.config(settings) is None
+            or latest is None
+            or as_of <= source.due(settings, latest) + limit
+        ):
             continue
         since = f"{latest:%B %Y}" if source.grain == "month" else period_label(latest, source.grain)
         found.update(

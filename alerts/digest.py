@@ -14,18 +14,18 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from alerts.basis import basis
-from alerts.lifecycle import Track, track
-from alerts.model import Digest, Group, Monitored, Movement, NotificationKey
-from alerts.notes import DataNote, merge_notes
-from alerts.revisions import NOTHING_SENT, SentRecord, fold_status, revisions
-from alerts.summary import appendix, summary_groups
-from alerts.whatmoved import Told, area_rank, new_keys, target_of, what_moved
-from alerts.words import capital, join
-from indicators.definitions import Catalogue, Indicator, Plan, plan_for
-from indicators.evaluate import Evaluation, Status
-from safer.config import Recipient
-from safer.periods import Grain, add_months, period_label
+from safer.alerts.basis import basis
+from safer.alerts.lifecycle import Track, track
+from safer.alerts.model import Digest, Group, Monitored, Movement, NotificationKey
+from safer.alerts.notes import DataNote, merge_notes
+from safer.alerts.revisions import NOTHING_SENT, SentRecord, fold_status, revisions
+from safer.alerts.summary import appendix, summary_groups
+from safer.alerts.whatmoved import Told, area_rank, new_keys, target_of, what_moved
+from safer.alerts.words import capital, join
+from safer.indicators.definitions import Catalogue, Indicator, Plan, plan_for
+from safer.indicators.evaluate import Evaluation, Status
+from safer.kernel.config import Recipient
+from safer.kernel.periods import Grain, add_months, period_label
 
 __all__ = ["Digest", "NotificationKey", "Told", "build_digest"]
 

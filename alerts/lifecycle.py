@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from indicators.evaluate import OFF_TRACK, Evaluation, Status
-from safer.periods import GRAIN_MONTHS, add_months
+from safer.indicators.evaluate import OFF_TRACK, Evaluation, Status
+from safer.kernel.periods import GRAIN_MONTHS, add_months
 
 __all__ = [
     "JUDGED",

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from alerts.charts import Chart
-from alerts.icons import Icon
-from alerts.lifecycle import Kind
-from indicators.spc_conventions import method_words
-from indicators.status import OFF_TRACK, Status
-from safer.config import Recipient
+from safer.alerts.charts import Chart
+from safer.alerts.icons import Icon
+from safer.alerts.lifecycle import Kind
+from safer.indicators.status import OFF_TRACK, Status
+from safer.kernel.config import Recipient
+from safer.kernel.spc_conventions import method_words
 
 __all__ = [
     "Digest",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 
-from alerts.lifecycle import JUDGED, Kind, Move, Track, track
-from alerts.model import Movement
-from alerts.spc_words import run_words, special_runs
-from alerts.words import ORIGIN_WORDS, STATUS_LABELS, join, ordinal, period_noun, plural
-from indicators.changes import change, format_change, format_value
-from indicators.definitions import (
+from safer.alerts.lifecycle import JUDGED, Kind, Move, Track, track
+from safer.alerts.model import Movement
+from safer.alerts.spc_words import run_words, special_runs
+from safer.alerts.words import ORIGIN_WORDS, STATUS_LABELS, join, ordinal, period_noun, plural
+from safer.indicators.changes import change, format_change, format_value
+from safer.indicators.definitions import (
     Indicator,
     RestOfForce,
     RestOfForceChange,
@@ -18,8 +18,8 @@ from indicators.definitions import (
     Target,
     Threshold,
 )
-from indicators.evaluate import Evaluation, Status
-from safer.periods import GRAIN_MONTHS, add_months
+from safer.indicators.evaluate import Evaluation, Status
+from safer.kernel.periods import GRAIN_MONTHS, add_months
 
 __all__ = ["movement", "pattern", "spc_story", "withheld"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from alerts.words import capital, join
+from safer.alerts.words import capital, join
 
 __all__ = ["DataNote", "NoteKind", "merge_notes"]
 

@@ -17,10 +17,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
 
-from pipelines.batch import BatchOutcome
-from pipelines.db import Database
-from safer.config import Settings
-from safer.errors import SendError
+from safer.kernel.config import Settings
+from safer.kernel.errors import SendError
+from safer.pipelines.source import BatchOutcome
+from safer.store.db import Database
 
 __all__ = ["check_overdue", "note_run", "pending_alerts", "raise_alert", "send_alerts"]
 

@@ -27,13 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from alerts.ledger import COLUMNS as LEDGER_COLUMNS
-from alerts.model import Digest
-from alerts.render import Rendered, preview_html
-from pipelines.db import Database
-from safer.errors import SendError
+from safer.alerts.delivery_ledger import COLUMNS as LEDGER_COLUMNS
+from safer.alerts.model import Digest
+from safer.alerts.render import Rendered, preview_html
+from safer.kernel.clock import LONDON
+from safer.kernel.errors import SendError
+from safer.store.db import Database
 
 __all__ = [
     "Queued",
@@ -50,7 +50,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 # Officers read dates in UK time; the Date header carries the offset, so nothing is lost.
-LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from alerts.charts import render_chart
-from alerts.model import Digest
-from alerts.words import capital
+from safer.alerts.charts import render_chart
+from safer.alerts.model import Digest
+from safer.alerts.words import capital
 
 __all__ = ["InlineImage", "Rendered", "preview_html", "render_digest"]
 
@@ -41,7 +41,7 @@ class Rendered:
 @cache
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("alerts", "templates"),
+        loader=PackageLoader("safer.alerts", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -11,10 +11,11 @@ import logging
 import time
 from collections import Counter
 
-from alerts.deliver import Clock, RetryPolicy, Sender, Sleep, send_queued
-from alerts.outbox import StoredDigest, run_digests, store_resend
-from pipelines.db import Database
-from safer.errors import DigestError
+from safer.alerts.deliver import RetryPolicy, Sender, Sleep, send_queued
+from safer.alerts.outbox import StoredDigest, run_digests, store_resend
+from safer.kernel.clock import Clock
+from safer.kernel.errors import DigestError
+from safer.store.db import Database
 
 __all__ = ["resend"]
 

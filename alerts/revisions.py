@@ -19,13 +19,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from alerts.model import Movement, Revision
-from alerts.words import STATUS_LABELS, join
-from indicators.changes import format_change, format_value
-from indicators.definitions import Catalogue, Indicator
-from indicators.evaluate import Evaluation, Status
-from safer.logs import printable
-from safer.periods import GRAIN_MONTHS, Grain, add_months, period_label
+from safer.alerts.model import Movement, Revision
+from safer.alerts.words import STATUS_LABELS, join
+from safer.indicators.changes import format_change, format_value
+from safer.indicators.definitions import Catalogue, Indicator
+from safer.indicators.evaluate import Evaluation, Status
+from safer.kernel.logs import printable
+from safer.kernel.periods import GRAIN_MONTHS, Grain, add_months, period_label
 
 __all__ = [
     "NOTHING_SENT",

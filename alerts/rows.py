@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import functools
 
-from alerts.charts import Chart
-from alerts.icons import assurance_icon, variation_icon
-from alerts.lifecycle import JUDGED, Track
-from alerts.model import MonitoredItem, Row
-from alerts.spc_words import describe_window, span_text
-from alerts.words import ORIGIN_MARKS, ORIGIN_WORDS, STATUS_LABELS, capital, plural
-from indicators.changes import change, format_change, format_value
-from indicators.definitions import (
+from safer.alerts.charts import Chart
+from safer.alerts.icons import assurance_icon, variation_icon
+from safer.alerts.lifecycle import JUDGED, Track
+from safer.alerts.model import MonitoredItem, Row
+from safer.alerts.spc_words import describe_window, span_text
+from safer.alerts.words import ORIGIN_MARKS, ORIGIN_WORDS, STATUS_LABELS, capital, plural
+from safer.indicators.changes import change, format_change, format_value
+from safer.indicators.definitions import (
     BaselineChange,
     Indicator,
     National,
@@ -23,8 +23,8 @@ from indicators.definitions import (
     Target,
     Threshold,
 )
-from indicators.evaluate import OFF_TRACK, Evaluation, Status
-from safer.periods import add_months, period_label, quarter_label
+from safer.indicators.evaluate import OFF_TRACK, Evaluation, Status
+from safer.kernel.periods import add_months, period_label, quarter_label
 
 __all__ = ["cell", "comparison", "monitored_item", "summary_row", "target_words"]
 

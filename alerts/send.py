@@ -18,9 +18,9 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from safer.config import SmtpConfig
-from safer.errors import SendError
-from safer.logs import redact
+from safer.kernel.config import SmtpConfig
+from safer.kernel.errors import SendError
+from safer.kernel.logs import redact
 
 __all__ = ["send_message"]
 

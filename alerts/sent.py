@@ -7,10 +7,12 @@ A figure counts as sent once a digest holding it is stored for the recipient, as
 
 from __future__ import annotations
 
-from alerts.ledger import WITHDRAWN
-from alerts.revisions import NOTHING_SENT, Sent, SentRecord, SourceEvent
-from pipelines.db import Database
-from pipelines.sources import SOURCES
+from collections.abc import Mapping
+
+from safer.alerts.delivery_ledger import WITHDRAWN
+from safer.alerts.revisions import NOTHING_SENT, Sent, SentRecord, SourceEvent
+from safer.pipelines.source import Source
+from safer.store.db import Database
 
 __all__ = ["sent_record"]
 
@@ -45,9 +47,11 @@ ORDER BY finished_at, batch_id
 """
 
 
-def sent_record(db: Database, address: str, force_id: str) -> SentRecord:
+def sent_record(
+    db: Database, address: str, force_id: str, sources: Mapping[str, Source]
+) -> SentRecord:
     """What ``address`` was last sent of each figure, and the load-ledger rows since the
-    oldest of them."""
+    oldest of them (of ``sources``, by id)."""
     figures = {
         (indicator, area, start): Sent(value, digest_id, at, rest, form, bool(beside))
         for indicator, area, start, value, digest_id, at, rest, form, beside in db.rows(
@@ -57,13 +61,15 @@ def sent_record(db: Database, address: str, force_id: str) -> SentRecord:
     if not figures:
         return NOTHING_SENT
     since = min(s.at for s in figures.values())
-    return SentRecord(figures, tuple(_events(db, since, force_id)))
+    return SentRecord(figures, tuple(_events(db, since, force_id, sources)))
 
 
-def _events(db: Database, since: object, force_id: str) -> list[SourceEvent]:
+def _events(
+    db: Database, since: object, force_id: str, sources: Mapping[str, Source]
+) -> list[SourceEvent]:
     found = []
     for source_id, status, periods, at, slot in db.rows(_EVENTS, [since, force_id, force_id]):
-        source = SOURCES.get(source_id)
+        source = sources.get(source_id)
         if source is None:
             continue
         found.append(

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from indicators.spc import SpcPoint
-from safer.periods import Grain, period_label
+from safer.indicators.spc import SpcPoint
+from safer.kernel.periods import Grain, period_label
 
 __all__ = [
     "Run",

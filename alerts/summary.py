@@ -10,14 +10,14 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from alerts.lifecycle import Track
-from alerts.model import Group, Monitored, Row
-from alerts.rows import monitored_item, summary_row, target_words
-from alerts.whatmoved import target_of
-from alerts.words import join
-from indicators.definitions import Catalogue, Indicator, Plan, plan_for
-from indicators.evaluate import FORCE_IS_CONTEXT, Evaluation, Status
-from safer.periods import Grain, period_label
+from safer.alerts.lifecycle import Track
+from safer.alerts.model import Group, Monitored, Row
+from safer.alerts.rows import monitored_item, summary_row, target_words
+from safer.alerts.whatmoved import target_of
+from safer.alerts.words import join
+from safer.indicators.definitions import Catalogue, Indicator, Plan, plan_for
+from safer.indicators.evaluate import FORCE_IS_CONTEXT, Evaluation, Status
+from safer.kernel.periods import Grain, period_label
 
 __all__ = ["appendix", "summary_groups"]
 

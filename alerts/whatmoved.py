@@ -14,12 +14,12 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from alerts.lifecycle import Kind, Move, Track, last_status, movements, signal_key
-from alerts.model import Movement, NotificationKey
-from alerts.moves import movement, pattern, spc_story, withheld
-from indicators.definitions import Catalogue, Plan, Target, plan_for
-from indicators.evaluate import Evaluation
-from safer.config import Recipient
+from safer.alerts.lifecycle import Kind, Move, Track, last_status, movements, signal_key
+from safer.alerts.model import Movement, NotificationKey
+from safer.alerts.moves import movement, pattern, spc_story, withheld
+from safer.indicators.definitions import Catalogue, Plan, Target, plan_for
+from safer.indicators.evaluate import Evaluation
+from safer.kernel.config import Recipient
 
 __all__ = ["Told", "area_rank", "new_keys", "target_of", "what_moved"]
 

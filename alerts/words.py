@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from indicators.definitions import Origin
-from indicators.status import Status
-from safer.periods import Grain
+from safer.indicators.definitions import Origin
+from safer.indicators.status import Status
+from safer.kernel.periods import Grain
 
 __all__ = [
     "ORIGIN_MARKS",

@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.police_street import STREET_COLUMNS
-from pipelines.db import connect_staging
-from pipelines.staging import Staged, stage_csv
-from safer.periods import month_label
+from safer.kernel.layouts import STREET_COLUMNS
+from safer.kernel.periods import month_label
+from safer.pipelines.staging import Staged, stage_csv
+from safer.store.db import connect_staging
 
 __all__ = ["STREET_DIR", "Batch", "build_batch"]
 

@@ -28,13 +28,13 @@ from typing import Any
 
 from bench.batch import Batch, build_batch
 from bench.plain_sql import run_plain
-from checks import gx_runner
-from checks.models import Check
-from checks.police_street import street_suite
-from indicators.measure import outcome_labels
-from pipelines.db import connect_staging
-from pipelines.staging import stage_csv
-from safer.config import PoliceUkStreetConfig
+from safer.checks import gx_runner
+from safer.checks.models import Check
+from safer.checks.police_street import street_suite
+from safer.indicators.measure import outcome_labels
+from safer.kernel.config import PoliceUkStreetConfig
+from safer.pipelines.staging import stage_csv
+from safer.store.db import connect_staging
 
 __all__ = ["main"]
 

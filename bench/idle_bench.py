@@ -69,7 +69,7 @@ email = "lead@example.org"
 FLOOR = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('SELECT 1').fetchall()"
 GX_CHECK = (
     "import runpy, sys; sys.argv = ['safer', 'run', '--as-of', '2026-01-15', '--config', "
-    "sys.argv[1]]\nimport scheduler\ntry:\n    scheduler.main()\nfinally:\n"
+    "sys.argv[1]]\nfrom safer import scheduler\ntry:\n    scheduler.main()\nfinally:\n"
     "    print('GX imported' if 'great_expectations' in sys.modules else 'GX not imported', "
     "file=sys.stderr)"
 )
@@ -103,7 +103,7 @@ def _run(work: Path, repeat: int) -> None:
     with serve(*SERVED, published=published) as base:
         config = work / "safer.toml"
         config.write_text(CONFIG.format(base=base, returns=returns), encoding="utf-8")
-        run = [sys.executable, "-m", "scheduler", "run", "--as-of", "2026-01-15"]
+        run = [sys.executable, "-m", "safer", "run", "--as-of", "2026-01-15"]
         setup = _seconds([*run, "--config", str(config)])
         before = len(published.requests)
         idle = [_seconds([*run, "--config", str(config)]) for _ in range(repeat)]

@@ -187,7 +187,7 @@ def _backfill(config: Path, months: list[str]) -> tuple[float, float]:
         [
             sys.executable,
             "-m",
-            "scheduler",
+            "safer",
             "backfill",
             "--from",
             months[0],
@@ -213,15 +213,15 @@ def _backfill(config: Path, months: list[str]) -> tuple[float, float]:
 
 def _national(folder: Path, config: Path, row: Row) -> None:
     """Evaluate every force and render every recipient's digest, in this process."""
-    from alerts.digest import build_digest
-    from alerts.render import render_digest
-    from indicators.definitions import load_catalogue, load_plans
-    from indicators.evaluate import Evaluation
-    from pipelines.areas import load_forces
-    from pipelines.db import open_database
-    from pipelines.sources import active_catalogue
-    from safer.config import Recipient, load_config
-    from safer.national import evaluate_forces
+    from safer.alerts.digest import build_digest
+    from safer.alerts.render import render_digest
+    from safer.app.national import evaluate_forces
+    from safer.app.sources import active_catalogue
+    from safer.indicators.definitions import load_catalogue, load_plans
+    from safer.indicators.evaluate import Evaluation
+    from safer.kernel.config import Recipient, load_config
+    from safer.pipelines.areas import load_forces
+    from safer.store.db import open_database
 
     settings = load_config(config)
     catalogue = active_catalogue(load_catalogue(), settings)
@@ -307,12 +307,12 @@ def _pandas(data: Path, months: list[str], folder: Path, row: Row) -> None:
 
 
 def _asb_measure(config: Path, figures: object) -> float:
-    from indicators.definitions import load_catalogue
-    from indicators.measure import measure
-    from pipelines.areas import forces_areas, load_forces
-    from pipelines.db import open_database
-    from pipelines.sources import SOURCES
-    from safer.config import load_config
+    from safer.app.sources import SOURCES
+    from safer.indicators.definitions import load_catalogue
+    from safer.indicators.measure import measure
+    from safer.kernel.config import load_config
+    from safer.pipelines.areas import forces_areas, load_forces
+    from safer.store.db import open_database
 
     settings = load_config(config)
     indicator = load_catalogue().get("asb_incidents")
@@ -336,7 +336,7 @@ def _asb_measure(config: Path, figures: object) -> float:
 
 def _noop(config: Path, months: list[str]) -> float:
     as_of = f"{months[-1]}-28"
-    command = [sys.executable, "-m", "scheduler", "run", "--as-of", as_of, "--config", str(config)]
+    command = [sys.executable, "-m", "safer", "run", "--as-of", as_of, "--config", str(config)]
     subprocess.run(command, cwd=ROOT, capture_output=True, check=False)  # evaluates once
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)

@@ -8,7 +8,7 @@ NULL count per not-null check.
 
 from __future__ import annotations
 
-from checks.models import (
+from safer.checks.models import (
     Check,
     ColumnsExactly,
     NotNull,
@@ -16,7 +16,7 @@ from checks.models import (
     UnexpectedRows,
     ValuesInSet,
 )
-from pipelines.db import Database
+from safer.store.db import Database
 
 __all__ = ["check_sql", "run_plain"]
 

@@ -1,1 +1,2 @@
-"""Data-quality checks: suites as data, run by Great Expectations on a staged batch."""
+"""Data-quality checks: each check one declarative ``Check``, run by Great Expectations on a
+staged batch and by plain SQL over many files for the backfill. Never imports the pipelines."""

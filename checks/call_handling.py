@@ -8,29 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from checks.models import Check, ColumnsMatchSet, RowCountBetween, Severity, UnexpectedRows
-from safer.periods import month_label
+from safer.checks.models import Check, ColumnsMatchSet, RowCountBetween, Severity, UnexpectedRows
+from safer.kernel.layouts import CALL_COLUMNS, COUNTS_101, COUNTS_999
+from safer.kernel.periods import month_label
 
-__all__ = ["CALL_COLUMNS", "COUNTS_101", "COUNTS_999", "TEMPLATE", "call_handling_suite"]
+__all__ = ["TEMPLATE", "call_handling_suite"]
 
 TEMPLATE = "call-handling-v1"
-COUNTS_999 = (
-    "calls_999",
-    "answered_999_under_10s",
-    "answered_999_10_to_60s",
-    "answered_999_60s_or_more",
-)
-COUNTS_101 = ("calls_101_offered", "calls_101_answered", "calls_101_abandoned")
-CALL_COLUMNS = (
-    "template_version",
-    "force_code",
-    "month",
-    *COUNTS_999,
-    "average_answer_999_seconds",
-    *COUNTS_101,
-    "average_wait_101_seconds",
-)
-
 # At most 18 digits: any more would not fit the BIGINT it is stored as (2**63 has 19). Braces
 # doubled: GX formats the condition ({batch}), as checks.bulk does.
 _WHOLE = r"'^\s*[0-9]{{1,18}}\s*$'"

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from checks.models import Check, ColumnsMatchSet, RowCountBetween, Severity, UnexpectedRows
-from safer.periods import quarter_label, quarter_start
+from safer.checks.models import Check, ColumnsMatchSet, RowCountBetween, Severity, UnexpectedRows
+from safer.kernel.layouts import FINANCIAL_YEAR, QUARTERS, period_sql
+from safer.kernel.periods import quarter_label, quarter_start
 
 __all__ = [
     "ACTION_NAMES",
@@ -19,7 +20,6 @@ __all__ = [
     "ENFORCEMENT_COLUMNS",
     "TEMPLATE",
     "council_enforcement_suite",
-    "period_sql",
 ]
 
 TEMPLATE = "council-enforcement-v1"
@@ -51,28 +51,12 @@ ACTION_TYPES = (
 )
 
 ACTION_NAMES = tuple(action for action, _ in ACTION_TYPES)
-QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 MAX_ROWS = 10_000
 """A year's returns for a large force is ~50 CSPs × 4 quarters × 12 action types = 2,400."""
 
 # At most 18 digits: any more would not fit the BIGINT it is stored as (2**63 has 19). Braces
 # doubled: GX formats the condition ({batch}), as checks.bulk does.
 _WHOLE = r"'^\s*[0-9]{{1,18}}\s*$'"
-# No braces: the same text runs in GX (which formats {batch}) and in plain SQL.
-_FINANCIAL_YEAR = "'^[0-9][0-9][0-9][0-9]/[0-9][0-9]$'"
-
-
-def period_sql() -> str:
-    """SQL for a row's quarter as its first day (``2025/26`` ``Q1`` → 2025-04-01, ``Q4`` → the
-    January after), or NULL when the financial year or quarter cannot be read. Shared by the
-    suite (the future-quarter check) and the pipeline (periods, promote), so they agree."""
-    fy, quarter = "trim(financial_year)", "trim(quarter)"
-    return (
-        f"CASE WHEN regexp_matches(coalesce({fy}, ''), {_FINANCIAL_YEAR}) "
-        f"AND coalesce({quarter}, '') IN ({_in(QUARTERS)}) "
-        f"THEN CAST(make_date(CAST(left({fy}, 4) AS INTEGER), 4, 1) "
-        f"+ to_months(3 * (CAST(right({quarter}, 1) AS INTEGER) - 1)) AS DATE) END"
-    )
 
 
 def council_enforcement_suite(where: str, csps: Mapping[str, str], as_of: dt.date) -> list[Check]:
@@ -135,7 +119,7 @@ def _value_checks(where: str, csps: Mapping[str, str], as_of: dt.date) -> list[C
         _rows(
             "financial_year_valid",
             f"every financial_year in {where} is a financial year such as 2025/26",
-            f"NOT regexp_matches(coalesce(trim(financial_year), ''), {_FINANCIAL_YEAR}) "
+            f"NOT regexp_matches(coalesce(trim(financial_year), ''), {FINANCIAL_YEAR}) "
             "OR (TRY_CAST(left(trim(financial_year), 4) AS INTEGER) + 1) % 100 "
             "<> TRY_CAST(right(trim(financial_year), 2) AS INTEGER)",
             "financial_year",

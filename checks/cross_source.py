@@ -21,15 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checks.models import Check, Severity, UnexpectedRows
-from pipelines.db import Database, connect_staging
-from safer.periods import month_label, quarter_label
+from safer.checks.models import Check, DataFlag, Severity, UnexpectedRows
+from safer.kernel.periods import month_label, quarter_label
+from safer.store.db import Database, connect_staging
 
 __all__ = [
     "SUITE",
     "TABLE",
     "CrossSourceLimits",
-    "DataFlag",
     "build_check_file",
     "cross_source_suite",
     "failing_rows",
@@ -208,21 +207,6 @@ def failing_rows(path: Path, check: Check) -> list[dict[str, Any]]:
     query = check.rule.query.replace("{batch}", TABLE).replace("{{", "{").replace("}}", "}")
     with connect_staging(path) as db:
         return db.dicts(f"{query} ORDER BY ALL")
-
-
-@dataclass(frozen=True)
-class DataFlag:
-    """One figure (or one source month) a check flagged, with the sentence the digest shows."""
-
-    check_id: str
-    severity: Severity
-    period: dt.date
-    """The month or quarter start the flagged figure or source rows belong to."""
-    sentence: str
-    indicator_id: str | None = None
-    """None when the flag is on a source month: it then covers every indicator of the source."""
-    source: str | None = None
-    area_code: str | None = None
 
 
 Formatter = Callable[[str, float], str]

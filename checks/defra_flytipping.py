@@ -16,39 +16,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from checks.models import Check, ColumnsInclude, RowCountBetween, Severity, UnexpectedRows
+from safer.checks.models import Check, ColumnsInclude, RowCountBetween, Severity, UnexpectedRows
+from safer.kernel.layouts import ACTION_COLUMNS, ACTIONS_SHEET, AGGREGATE, INCIDENT_COLUMNS
 
 __all__ = [
-    "ACTIONS_SHEET",
-    "ACTION_COLUMNS",
-    "AGGREGATE",
-    "INCIDENTS_SHEET",
-    "INCIDENT_COLUMNS",
     "KEY_COLUMNS",
     "actions_suite",
     "incidents_suite",
 ]
 
-ACTIONS_SHEET = "LA_actions"
-INCIDENTS_SHEET = "LA_incidents"
 KEY_COLUMNS = ("Year", "ONS Code", "LA Name")
-
-ACTION_COLUMNS = {
-    "total_actions": "Total Actions",
-    "investigations": "Investigation Actions",
-    "warning_letters": "Warning Letter Actions",
-    "statutory_notices": "Statutory Notice Actions",
-    "fixed_penalty_notices": "Total Fixed Penalty Notice Actions",
-    "duty_of_care_inspections": "Duty of Care Inspection Actions",
-    "stop_and_search": "Stop and Search Actions",
-    "vehicles_seized": "Vehicles seized",
-    "formal_cautions": "Formal Caution Actions",
-    "injunctions": "Injunction Actions",
-    "prosecutions": "Prosecution Actions",
-}
-"""Table column → the ``LA_actions`` column it is loaded from."""
-INCIDENT_COLUMNS = {"incidents": "Total Incidents"}
-"""Table column → the ``LA_incidents`` column it is loaded from."""
 
 # The 2012-13 to 2021-22 workbook's headers (names stripped, as staged); any other column is new.
 KNOWN_ACTIONS = (
@@ -144,8 +121,6 @@ KNOWN_INCIDENTS = (
     "Reporting basis",
 )
 
-AGGREGATE = """starts_with(coalesce(trim("ONS Code"), ''), '*')"""
-"""DEFRA marks its England and region totals with an ONS Code starting ``*`` (``*Total``)."""
 _LA_ROW = f"NOT {AGGREGATE}"
 
 # At most 18 digits: any more would not fit the BIGINT it is stored as (2**63 has 19).

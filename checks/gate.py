@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.cross_source import (
+from safer.checks.results import record_checks
+
+from safer.checks.cross_source import (
     SUITE,
     TABLE,
     CrossSourceLimits,
-    DataFlag,
     Formatter,
     build_check_file,
     cross_source_suite,
@@ -25,11 +26,10 @@ from checks.cross_source import (
     fingerprint,
     flags_from,
 )
-from checks.gx_runner import run_suite
-from checks.models import Check, Severity
-from pipelines.db import Database
-from pipelines.ledger import record_checks
-from safer.errors import CheckError
+from safer.checks.gx_runner import run_suite
+from safer.checks.models import Check, DataFlag, Severity
+from safer.kernel.errors import CheckError
+from safer.store.db import Database
 
 __all__ = ["GateInput", "GateOutcome", "check_figures", "stored_flags"]
 

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from checks.models import (
+from safer.checks.models import (
     TABLE_RULES,
     Check,
     CheckResult,
@@ -32,8 +32,8 @@ from checks.models import (
     UnexpectedRows,
     ValuesInSet,
 )
-from pipelines.db import connect_staging
-from safer.errors import CheckError
+from safer.kernel.errors import CheckError
+from safer.store.db import connect_staging
 
 __all__ = ["apply_duckdb_workaround", "run_suite"]
 

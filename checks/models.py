@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 __all__ = [
     "Check",
+    "DataFlag",
     "CheckResult",
     "ColumnsExactly",
     "ColumnsInclude",
@@ -168,3 +170,18 @@ class CheckResult:
 
 def _describe(row: dict[str, Any]) -> str:
     return ", ".join(f"{key} {value!r}" for key, value in row.items())
+
+
+@dataclass(frozen=True)
+class DataFlag:
+    """One figure (or one source month) a check flagged, with the sentence the digest shows."""
+
+    check_id: str
+    severity: Severity
+    period: dt.date
+    """The month or quarter start the flagged figure or source rows belong to."""
+    sentence: str
+    indicator_id: str | None = None
+    """None when the flag is on a source month: it then covers every indicator of the source."""
+    source: str | None = None
+    area_code: str | None = None

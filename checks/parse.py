@@ -6,10 +6,26 @@ download typically ends with such a row.
 
 from __future__ import annotations
 
-from checks.models import Check, CheckResult, ParsesAsCsv, Severity
-from pipelines.staging import Reject
+from collections.abc import Sequence
+from typing import Protocol
 
-__all__ = ["PARSES_AS_CSV", "parse_result"]
+from safer.checks.models import Check, CheckResult, ParsesAsCsv, Severity
+
+__all__ = ["PARSES_AS_CSV", "Reject", "parse_result"]
+
+
+class Reject(Protocol):
+    """A line DuckDB could not read, as staging reports it (``pipelines.staging.Reject``)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> str | None: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
 
 PARSES_AS_CSV = Check(
     "parses_as_csv",
@@ -19,7 +35,7 @@ PARSES_AS_CSV = Check(
 )
 
 
-def parse_result(rejects: tuple[Reject, ...]) -> CheckResult:
+def parse_result(rejects: Sequence[Reject]) -> CheckResult:
     """One result for all rejected lines, with the first few as the sample."""
     by_line: dict[int, list[Reject]] = {}
     for reject in rejects:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from checks.models import Check, ColumnsExactly, RowCountBetween, Severity, UnexpectedRows
-from safer.periods import month_label
+from safer.checks import police_uk
+from safer.checks.models import Check, Severity, UnexpectedRows
+from safer.kernel.periods import month_label
 
 __all__ = ["SEARCH_TYPES", "STOP_SEARCH_COLUMNS", "stop_search_suite"]
 
@@ -45,18 +46,8 @@ def stop_search_suite(period: dt.date, min_rows: int, max_rows: int) -> list[Che
     error, warning = Severity.ERROR, Severity.WARNING
     types = ", ".join(f"'{t}'" for t in SEARCH_TYPES)
     checks = [
-        Check(
-            "columns_as_published",
-            error,
-            "the columns are exactly the published stop-and-search header, in order",
-            ColumnsExactly(("record_no", *STOP_SEARCH_COLUMNS)),
-        ),
-        Check(
-            "row_count_plausible",
-            error,
-            f"the file has between {min_rows:,} and {max_rows:,} rows",
-            RowCountBetween(min_rows, max_rows),
-        ),
+        police_uk.columns_as_published("stop-and-search", STOP_SEARCH_COLUMNS),
+        police_uk.row_count_plausible(min_rows, max_rows),
         Check(
             "type_known",
             error,
@@ -76,16 +67,7 @@ def stop_search_suite(period: dt.date, min_rows: int, max_rows: int) -> list[Che
                 f"OR left(\"Date\", 7) <> '{month}'"
             ),
         ),
-        Check(
-            "coordinates_numeric",
-            error,
-            "Latitude and Longitude are numbers where given",
-            UnexpectedRows(
-                'SELECT record_no, "Latitude", "Longitude" FROM {batch} WHERE '
-                '("Longitude" IS NOT NULL AND TRY_CAST("Longitude" AS DOUBLE) IS NULL) OR '
-                '("Latitude" IS NOT NULL AND TRY_CAST("Latitude" AS DOUBLE) IS NULL)'
-            ),
-        ),
+        police_uk.coordinates_numeric("Latitude", "Longitude", row_condition=False),
     ]
     checks += [
         Check(

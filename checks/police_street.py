@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from checks.models import (
+from safer.checks import police_uk
+from safer.checks.models import (
     Check,
-    ColumnsExactly,
     NotNull,
-    RowCountBetween,
     Severity,
     UnexpectedRows,
     ValuesInSet,
@@ -20,16 +19,14 @@ from checks.models import (
     rows_where,
     some_rows_where,
 )
-from safer.periods import month_label
+from safer.kernel.layouts import ASB, STREET_COLUMNS
 
 __all__ = [
-    "ASB",
     "CRIME_TYPES",
     "DUPLICATE_ID_SHARE",
     "FORCE_LADS",
     "IN_USE",
     "MOSTLY_OUTSIDE",
-    "STREET_COLUMNS",
     "against_in_use",
     "street_suite",
 ]
@@ -47,23 +44,6 @@ DUPLICATE_ID_SHARE = 0.02
 """Copies of a Crime ID beyond its first, as a share of the crimes in a month, above which the
 file is held back. The 21 real Cheshire months in ../shared/data repeat at most 0.34% (25 of
 7,253 crimes, Nov 2018; 11 months repeat none); a file published twice over repeats 50%."""
-
-STREET_COLUMNS = (
-    "Crime ID",
-    "Month",
-    "Reported by",
-    "Falls within",
-    "Longitude",
-    "Latitude",
-    "Location",
-    "LSOA code",
-    "LSOA name",
-    "Crime type",
-    "Last outcome category",
-    "Context",
-)
-
-ASB = "Anti-social behaviour"
 
 # data.police.uk crime categories (domain-research.md §3, /crime-categories), CSV labels.
 CRIME_TYPES = (
@@ -88,27 +68,11 @@ def street_suite(
     period: dt.date, min_rows: int, max_rows: int, outcome_labels: tuple[str, ...]
 ) -> list[Check]:
     """Every check a street-file month must pass; error-level failures quarantine it."""
-    month = month_label(period)
     error, warning = Severity.ERROR, Severity.WARNING
     return [
-        Check(
-            "columns_as_published",
-            error,
-            "the columns are exactly the published street-file header, in order",
-            ColumnsExactly(("record_no", *STREET_COLUMNS)),
-        ),
-        Check(
-            "row_count_plausible",
-            error,
-            f"the file has between {min_rows:,} and {max_rows:,} rows",
-            RowCountBetween(min_rows, max_rows),
-        ),
-        Check(
-            "month_is_file_month",
-            error,
-            f"every row's Month is {month}, the file's month",
-            rows_where(f"\"Month\" IS DISTINCT FROM '{month}'", "Month"),
-        ),
+        police_uk.columns_as_published("street-file", STREET_COLUMNS),
+        police_uk.row_count_plausible(min_rows, max_rows),
+        police_uk.month_is_file_month(period, "the file's month"),
         Check("crime_type_present", error, "every row has a Crime type", NotNull("Crime type")),
         Check(
             "crime_type_known",
@@ -135,37 +99,12 @@ def street_suite(
             "the month has anti-social behaviour rows",
             some_rows_where(f"\"Crime type\" = '{ASB}'"),
         ),
-        Check(
-            "lsoa_code_format",
-            error,
-            "every LSOA code looks like E01nnnnnn or W01nnnnnn",
-            rows_where(
-                '"LSOA code" IS NOT NULL '
-                "AND NOT regexp_full_match(\"LSOA code\", '[EW]01[0-9]{{6}}')",
-                "LSOA code",
-            ),
-        ),
-        Check(
-            "coordinates_numeric",
-            error,
-            "Longitude and Latitude are numbers where given",
-            rows_where(
-                '("Longitude" IS NOT NULL AND TRY_CAST("Longitude" AS DOUBLE) IS NULL) OR '
-                '("Latitude" IS NOT NULL AND TRY_CAST("Latitude" AS DOUBLE) IS NULL)',
-                "Longitude",
-                "Latitude",
-            ),
-        ),
-        Check(
-            "crime_id_format",
+        police_uk.lsoa_code_format(),
+        police_uk.coordinates_numeric(),
+        police_uk.crime_id_format(
             warning,
             "crimes other than ASB have a 64-character hexadecimal Crime ID",
-            rows_where(
-                f"\"Crime type\" <> '{ASB}' AND NOT "
-                "regexp_full_match(coalesce(\"Crime ID\", ''), '[0-9a-f]{{64}}')",
-                "Crime ID",
-                "Crime type",
-            ),
+            not_crime=ASB,
         ),
         Check(
             "outcome_category_known",

@@ -94,7 +94,7 @@ areas = ["E22000023", "E23000006"]
 
 
 def _safer(config: Path, *args: str) -> None:
-    command = [sys.executable, "-m", "scheduler", *args, "--config", str(config)]
+    command = [sys.executable, "-m", "safer", *args, "--config", str(config)]
     print(f"\n$ safer {' '.join(args)} --config {_shown(config)}", flush=True)
     done = subprocess.run(command, cwd=ROOT, check=False)
     if done.returncode not in (0, 3):

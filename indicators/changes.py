@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from indicators.definitions import Indicator
+from safer.indicators.definitions import Indicator
 
 __all__ = ["Change", "change", "format_change", "format_value"]
 

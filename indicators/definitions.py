@@ -16,9 +16,9 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from safer.config import format_validation_error
-from safer.errors import ConfigError
-from safer.periods import Grain
+from safer.kernel.config import format_validation_error
+from safer.kernel.errors import ConfigError
+from safer.kernel.periods import Grain
 
 __all__ = [
     "Catalogue",
@@ -334,7 +334,7 @@ def _files(folder: Path | None, package_dir: str) -> list[tuple[str, str]]:
         if not folder.is_dir():
             raise ConfigError(f"{folder}: not a folder of YAML files")
         return [(str(p), p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.yaml"))]
-    bundled = resources.files("indicators") / package_dir
+    bundled = resources.files("safer.indicators") / package_dir
     return [
         (f"indicators/{package_dir}/{entry.name}", entry.read_text(encoding="utf-8"))
         for entry in sorted(bundled.iterdir(), key=lambda e: e.name)

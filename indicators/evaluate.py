@@ -13,8 +13,8 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from indicators.changes import format_value
-from indicators.definitions import (
+from safer.indicators.changes import format_value
+from safer.indicators.definitions import (
     BaselineChange,
     Indicator,
     Plan,
@@ -25,10 +25,10 @@ from indicators.definitions import (
     Threshold,
     plan_for,
 )
-from indicators.spc import Direction, SpcPoint, SpcResult, SpcRules, describe, spc
-from indicators.status import OFF_TRACK, Status
-from indicators.targets import Comparators, judge
-from safer.periods import GRAIN_MONTHS, Grain, add_months, month_label, period_label
+from safer.indicators.spc import Direction, SpcPoint, SpcResult, SpcRules, describe, spc
+from safer.indicators.status import OFF_TRACK, Status
+from safer.indicators.targets import Comparators, judge
+from safer.kernel.periods import GRAIN_MONTHS, Grain, add_months, month_label, period_label
 
 __all__ = [
     "OFF_TRACK",

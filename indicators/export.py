@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from typing import TextIO
 
-from pipelines.db import Database
-from safer.periods import period_label
+from safer.kernel.periods import period_label
+from safer.store.db import Database
 
 __all__ = ["COLUMNS", "csv_safe", "export_observations"]
 

@@ -9,10 +9,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from checks.cross_source import DataFlag
-from checks.models import Severity
-from indicators.definitions import Indicator
-from safer.periods import period_start
+from safer.checks.models import DataFlag, Severity
+from safer.indicators.definitions import Indicator
+from safer.kernel.periods import period_start
 
 __all__ = ["flag_effects"]
 

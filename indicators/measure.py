@@ -20,12 +20,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
-from indicators.definitions import Indicator
-from indicators.evaluate import Evaluation, Key, Measured, Observation
-from indicators.population import Estimate, PopulationError, merge, parse
-from pipelines.db import Database, reference_changed
-from safer import faults
-from safer.periods import GRAIN_MONTHS, Grain, month_label, period_label, period_start
+from safer.indicators.definitions import Indicator
+from safer.indicators.evaluate import Evaluation, Key, Measured, Observation
+from safer.indicators.population import Estimate, PopulationError, merge, parse
+from safer.kernel import faults
+from safer.kernel.periods import GRAIN_MONTHS, Grain, month_label, period_label, period_start
+from safer.store.db import Database, reference_changed
 
 __all__ = [
     "MeasuredSource",
@@ -41,7 +41,7 @@ __all__ = [
 
 
 def _outcome_rows() -> list[dict[str, str]]:
-    text = (resources.files("indicators") / "data" / "outcome_groups.csv").read_text("utf-8")
+    text = (resources.files("safer.indicators") / "data" / "outcome_groups.csv").read_text("utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 
@@ -69,7 +69,7 @@ def read_population(path: Path | None = None) -> Population:
     PopulationError (a ConfigError) names the file, row and field of a row that cannot be
     used."""
     if path is None:
-        folder = resources.files("indicators") / "data"
+        folder = resources.files("safer.indicators") / "data"
         bundled = [folder / n for n in BUNDLED_POPULATION if (folder / n).is_file()]
         files = [(p.name, p.read_text("utf-8")) for p in bundled]
     else:
@@ -165,7 +165,7 @@ def _optional_columns(db: Database) -> bool:
 
 
 class MeasuredSource(Protocol):
-    """What measuring needs to know of an indicator's source (``pipelines.batch.Source``)."""
+    """What measuring needs to know of an indicator's source (``safer.pipelines.source.Source``)."""
 
     @property
     def area_level(self) -> str: ...

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from safer.errors import ConfigError
+from safer.kernel.errors import ConfigError
 
 __all__ = ["COLUMNS", "Estimate", "PopulationError", "merge", "parse"]
 

@@ -1,7 +1,7 @@
 """Statistical process control ("Making Data Count" XmR charts) for one series: pure, no I/O.
 
 Conventions (docs: shared/docs/domain-research.md, "§" below). Where the published
-implementations differ, ``rules.convention`` picks one (indicators/spc_conventions.py cites each
+implementations differ, ``rules.convention`` picks one (safer/kernel/spc_conventions.py cites each
 point; docs/spc-conventions.md tabulates them); NHS England's SQL v2.6 is the default.
 
 - Limits (§1.1): centre line = mean; moving range (MR) = |x_i - x_(i-1)| between consecutive
@@ -41,9 +41,8 @@ from fractions import Fraction
 from itertools import pairwise, takewhile
 from typing import Literal
 
-from indicators.spc_conventions import PROFILES, Convention, Profile, SpcRules, rules_for
-from indicators.spc_limits import Layout, Limits, check_ghosts, layout, limits
-from indicators.spc_rules import (
+from safer.indicators.spc_limits import Layout, Limits, check_ghosts, layout, limits
+from safer.indicators.spc_rules import (
     Marks,
     chunks,
     resolve,
@@ -53,6 +52,7 @@ from indicators.spc_rules import (
     trend_sides_by_next_point,
     two_of_three_marks,
 )
+from safer.kernel.spc_conventions import PROFILES, Convention, Profile, SpcRules, rules_for
 
 __all__ = [
     "Convention",

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from indicators.spc_conventions import Profile, SpcRules
+from safer.kernel.spc_conventions import Profile, SpcRules
 
 __all__ = ["Layout", "Limits", "check_ghosts", "layout", "limits"]
 

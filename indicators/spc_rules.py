@@ -1,6 +1,6 @@
 """The special-cause rules on integer sides, and how a point flagged both ways is resolved:
 pure, no floats. ``indicators/spc.py`` feeds them; which runs may cross a recalculation and how
-a clash resolves depend on the convention (``indicators/spc_conventions.py``).
+a clash resolves depend on the convention (``safer/kernel/spc_conventions.py``).
 
 A side is +1 (above the mean, beyond the upper line, rising), -1 (the mirror) or 0 (neither).
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from indicators.spc_conventions import Conflict
+from safer.kernel.spc_conventions import Conflict
 
 __all__ = [
     "Marks",

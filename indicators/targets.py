@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from indicators.changes import change, format_value
-from indicators.definitions import (
+from safer.indicators.changes import change, format_value
+from safer.indicators.definitions import (
     BaselineChange,
     Indicator,
     National,
@@ -21,7 +21,7 @@ from indicators.definitions import (
     Target,
     Threshold,
 )
-from indicators.status import Status
+from safer.indicators.status import Status
 
 __all__ = ["Comparators", "Judgement", "judge"]
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from pipelines.db import Database, reference_changed
-from safer.errors import ConfigError
+from safer.kernel.errors import ConfigError
+from safer.store.db import Database, reference_changed
 
 __all__ = [
     "Area",
@@ -41,7 +41,9 @@ class Area:
 
 def load_lookup(db: Database) -> None:
     """Replace ``lad_lookup`` with the bundled ONS file (idempotent)."""
-    text = (resources.files("pipelines") / "data" / LOOKUP_FILE).read_text(encoding="utf-8-sig")
+    text = (resources.files("safer.pipelines") / "data" / LOOKUP_FILE).read_text(
+        encoding="utf-8-sig"
+    )
     rows = [
         (r["LAD17CD"], r["LAD17NM"], r["CSP17CD"], r["CSP17NM"], r["PFA17CD"], r["PFA17NM"])
         for r in csv.DictReader(text.splitlines())
@@ -58,7 +60,9 @@ FORCES_FILE = "police_forces.csv"
 
 def load_forces(db: Database) -> dict[str, str]:
     """Replace ``police_forces`` with the bundled slugs (idempotent); returns force id → PFA."""
-    text = (resources.files("pipelines") / "data" / FORCES_FILE).read_text(encoding="utf-8-sig")
+    text = (resources.files("safer.pipelines") / "data" / FORCES_FILE).read_text(
+        encoding="utf-8-sig"
+    )
     rows = [
         (r["pfa_code"], r["pfa_name"], r["force_id"], r["force_name"])
         for r in csv.DictReader(text.splitlines())

@@ -16,18 +16,17 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.call_handling import CALL_COLUMNS, call_handling_suite
-from checks.models import Check
-from pipelines.batch import BatchOutcome, Promoted, SourceContext, SyncFiles, Wanted
-from pipelines.db import Database, connect_staging
-from pipelines.ledger import LedgerEntry
-from pipelines.return_set import place_incoming, sync_present
-from pipelines.returns import expected_periods, read_return, return_due, return_files
-from pipelines.staging import Staged
-from pipelines.tabular import stage_sheets
-from safer import faults
-from safer.config import CallHandlingConfig, Settings
-from safer.periods import Grain
+from safer.kernel import faults
+from safer.kernel.config import CallHandlingConfig, Settings
+from safer.kernel.layouts import CALL_COLUMNS
+from safer.kernel.periods import Grain
+from safer.pipelines.load_ledger import LedgerEntry
+from safer.pipelines.return_set import place_incoming, sync_present
+from safer.pipelines.returns import expected_periods, read_return, return_due, return_files
+from safer.pipelines.source import BatchOutcome, Promoted, SourceContext, SyncFiles, Wanted
+from safer.pipelines.staging import Staged
+from safer.pipelines.tabular import stage_sheets
+from safer.store.db import Database, connect_staging
 
 __all__ = ["CALL_HANDLING", "CallHandlingReturn"]
 
@@ -70,10 +69,6 @@ class CallHandlingReturn:
     def stage(self, landed: Path, staging: Path, wanted: Wanted) -> Staged:
         sheet = read_return(landed, ("template_version", "month"), wanted.slot)
         return stage_sheets({"batch": sheet}, staging)
-
-    def checks(self, ctx: SourceContext, wanted: Wanted, staged: Staged) -> dict[str, list[Check]]:
-        where = wanted.slot
-        return {staged.table: call_handling_suite(where, ctx.settings.force.pfa_code, ctx.as_of)}
 
     def periods(self, staged: Staged, wanted: Wanted) -> tuple[dt.date, ...]:
         if "month" not in staged.columns:

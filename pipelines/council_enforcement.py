@@ -21,19 +21,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from checks.council_enforcement import council_enforcement_suite, period_sql
-from checks.models import Check
-from pipelines.areas import LOOKUP_FILE
-from pipelines.batch import BatchOutcome, Promoted, SourceContext, SyncFiles, Wanted
-from pipelines.db import Database, connect_staging
-from pipelines.ledger import LedgerEntry
-from pipelines.return_set import place_incoming, sync_present
-from pipelines.returns import expected_periods, read_return, return_due, return_files
-from pipelines.staging import Staged
-from pipelines.tabular import stage_sheets
-from safer.config import CouncilEnforcementConfig, Settings
-from safer.errors import CheckError
-from safer.periods import Grain
+from safer.kernel.config import CouncilEnforcementConfig, Settings
+from safer.kernel.layouts import period_sql
+from safer.kernel.periods import Grain
+from safer.pipelines.areas import LOOKUP_FILE
+from safer.pipelines.load_ledger import LedgerEntry
+from safer.pipelines.return_set import place_incoming, sync_present
+from safer.pipelines.returns import expected_periods, read_return, return_due, return_files
+from safer.pipelines.source import BatchOutcome, Promoted, SourceContext, SyncFiles, Wanted
+from safer.pipelines.staging import Staged
+from safer.pipelines.tabular import stage_sheets
+from safer.store.db import Database, connect_staging
 
 __all__ = ["COUNCIL_ENFORCEMENT", "CouncilEnforcementReturn", "force_csps"]
 
@@ -53,7 +51,9 @@ def force_csps(pfa_code: str) -> dict[str, str]:
     to ``areas`` at the start of every run, so reading the same file gives the same codes
     without widening the Source protocol for one source.
     """
-    text = (resources.files("pipelines") / "data" / LOOKUP_FILE).read_text(encoding="utf-8-sig")
+    text = (resources.files("safer.pipelines") / "data" / LOOKUP_FILE).read_text(
+        encoding="utf-8-sig"
+    )
     rows = csv.DictReader(text.splitlines())
     found = {r["CSP17CD"]: r["CSP17NM"] for r in rows if r["PFA17CD"] == pfa_code}
     return dict(sorted(found.items(), key=lambda item: item[1]))
@@ -97,14 +97,6 @@ class CouncilEnforcementReturn:
             db.execute(f"CREATE TABLE {ABOUT} AS SELECT CAST(? AS VARCHAR) AS sheet", [sheet.name])
         return staged
 
-    def checks(self, ctx: SourceContext, wanted: Wanted, staged: Staged) -> dict[str, list[Check]]:
-        pfa_code = ctx.settings.force.pfa_code
-        csps = force_csps(pfa_code)
-        if not csps:
-            raise CheckError(f"force.pfa_code: {pfa_code} has no partnerships in {LOOKUP_FILE}")
-        where = _where(staged, wanted)
-        return {staged.table: council_enforcement_suite(where, csps, ctx.as_of)}
-
     def periods(self, staged: Staged, wanted: Wanted) -> tuple[dt.date, ...]:
         if not {"financial_year", "quarter"} <= set(staged.columns):
             return ()
@@ -142,7 +134,7 @@ class CouncilEnforcementReturn:
         return expected_periods(db, self.id, self.grain, self._cfg(settings), as_of)
 
 
-def _where(staged: Staged, wanted: Wanted) -> str:
+def where(staged: Staged, wanted: Wanted) -> str:
     """The file as its sender knows it, and the sheet when it is a workbook."""
     with connect_staging(staged.path) as db:
         sheet = db.scalar(f"SELECT sheet FROM {ABOUT}")

@@ -32,26 +32,23 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from checks.defra_flytipping import (
+from safer.kernel.config import DefraFlytippingConfig, Settings
+from safer.kernel.errors import LoadError
+from safer.kernel.layouts import (
     ACTION_COLUMNS,
     ACTIONS_SHEET,
     AGGREGATE,
     INCIDENT_COLUMNS,
     INCIDENTS_SHEET,
-    actions_suite,
-    incidents_suite,
 )
-from checks.models import Check
-from pipelines.areas import LOOKUP_FILE
-from pipelines.batch import Promoted, SourceContext, Wanted
-from pipelines.db import Database, connect_staging
-from pipelines.freshness import period_end
-from pipelines.ledger import LedgerEntry
-from pipelines.staging import Staged
-from pipelines.tabular import read_sheet, stage_sheets
-from safer.config import DefraFlytippingConfig, Settings
-from safer.errors import LoadError
-from safer.periods import Grain, add_months, fy_start
+from safer.kernel.periods import Grain, add_months, fy_start
+from safer.pipelines.areas import LOOKUP_FILE
+from safer.pipelines.freshness import period_end
+from safer.pipelines.load_ledger import LedgerEntry
+from safer.pipelines.source import Promoted, SourceContext, Wanted
+from safer.pipelines.staging import Staged
+from safer.pipelines.tabular import read_sheet, stage_sheets
+from safer.store.db import Database, connect_staging
 
 __all__ = ["DEFRA_FLYTIPPING", "DefraFlytipping", "force_las"]
 
@@ -101,7 +98,7 @@ class DefraFlytipping:
 
     def stage(self, landed: Path, staging: Path, wanted: Wanted) -> Staged:
         name = wanted.slot
-        if _is_csv(name):
+        if is_csv(name):
             sheets = {"actions": read_sheet(landed, header=HEADER, name=name)}
         else:
             sheets = {
@@ -109,21 +106,6 @@ class DefraFlytipping:
                 "incidents": read_sheet(landed, sheet=INCIDENTS_SHEET, header=HEADER, name=name),
             }
         return stage_sheets(sheets, staging)
-
-    def checks(self, ctx: SourceContext, wanted: Wanted, staged: Staged) -> dict[str, list[Check]]:
-        las = force_las(ctx.settings.force.pfa_code)
-        headers = _header_rows(staged.path)
-        name, as_of = wanted.slot, ctx.as_of
-        if _is_csv(name):
-            return {"actions": actions_suite(name, headers["actions"], las, as_of)}
-        return {
-            "actions": actions_suite(
-                f"{name}, sheet {ACTIONS_SHEET!r}", headers["actions"], las, as_of
-            ),
-            "incidents": incidents_suite(
-                f"{name}, sheet {INCIDENTS_SHEET!r}", headers["incidents"], las, as_of
-            ),
-        }
 
     def periods(self, staged: Staged, wanted: Wanted) -> tuple[dt.date, ...]:
         if "Year" not in staged.columns:
@@ -218,7 +200,7 @@ def _staged_has(db: Database, table: str) -> bool:
     )
 
 
-def _header_rows(staging: Path) -> dict[str, int]:
+def header_rows(staging: Path) -> dict[str, int]:
     """Each staged table's header row: the row above its first data row (row 3 in DEFRA's
     sheets, line 1 of a CSV without title rows)."""
     with connect_staging(staging) as db:
@@ -230,7 +212,9 @@ def _header_rows(staging: Path) -> dict[str, int]:
 def force_las(pfa_code: str) -> tuple[str, ...]:
     """The ONS codes of the force's local authorities, from the bundled lookup that
     ``areas.load_lookup`` loads (the checks run before the main database is touched)."""
-    text = (resources.files("pipelines") / "data" / LOOKUP_FILE).read_text(encoding="utf-8-sig")
+    text = (resources.files("safer.pipelines") / "data" / LOOKUP_FILE).read_text(
+        encoding="utf-8-sig"
+    )
     return tuple(
         sorted(r["LAD17CD"] for r in csv.DictReader(text.splitlines()) if r["PFA17CD"] == pfa_code)
     )
@@ -245,7 +229,7 @@ def _split(location: str) -> tuple[str, str]:
     return str(path.parent), path.name
 
 
-def _is_csv(name: str) -> bool:
+def is_csv(name: str) -> bool:
     return name.lower().endswith(".csv")
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from safer.periods import Grain, add_months, month_label, period_label, period_start
+from safer.kernel.periods import Grain, add_months, month_label, period_label, period_start
 
 __all__ = ["Missing", "monthly_due", "overdue", "period_end"]
 

@@ -16,8 +16,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipelines.batch import BatchOutcome
-from pipelines.db import Database
+from safer.pipelines.source import BatchOutcome
+from safer.store.db import Database
 
 __all__ = ["Health", "backing_off", "record_health", "source_health"]
 

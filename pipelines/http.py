@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from safer.errors import FetchError, LocalFault
+from safer.kernel.errors import FetchError, LocalFault
 
 __all__ = ["Downloaded", "FetchPolicy", "RateLimiter", "download", "get_json"]
 

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pipelines.http import Downloaded, FetchPolicy, download
-from safer import faults
-from safer.errors import FetchError, LocalFault
+from safer.kernel import faults
+from safer.kernel.errors import FetchError, LocalFault
+from safer.pipelines.http import Downloaded, FetchPolicy, download
 
 __all__ = ["Landed", "find_local", "land", "read_hashing"]
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipelines.db import Database
-from safer.errors import LoadError
+from safer.kernel.errors import LoadError
+from safer.store.db import Database
 
 __all__ = ["MARKER", "PARTITIONED", "export_parquet"]
 

@@ -1,7 +1,7 @@
 """data.police.uk monthly street CSVs for one force: ASB incidents and crimes with their latest
 outcome, located by LSOA in the force's Community Safety Partnerships.
 
-Each month is one batch (``pipelines.batch``): promoted into ``police_street`` only when every
+Each month is one batch (``safer.app.batch``): promoted into ``police_street`` only when every
 error-level check passes, replacing whatever that month held before. Each row is mapped via its
 LSOA name to local authority, CSP and force; rows outside the force's CSPs are kept with no CSP
 and counted, never dropped. A month not yet published (404) is "not yet available".
@@ -12,16 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from checks.models import Check
-from checks.police_street import ASB, FORCE_LADS, IN_USE, against_in_use, street_suite
-from pipelines.areas import LAD_FROM_LSOA_NAME_SQL
-from pipelines.batch import Promoted, Reference, SourceContext, Wanted
-from pipelines.db import Database
-from pipelines.ledger import LedgerEntry
-from pipelines.police_uk_monthly import MonthlyFiles
-from pipelines.staging import Staged
-from safer import faults
-from safer.config import PoliceUkStreetConfig, Settings
+from safer.kernel import faults
+from safer.kernel.config import Settings
+from safer.pipelines.areas import LAD_FROM_LSOA_NAME_SQL
+from safer.pipelines.load_ledger import LedgerEntry
+from safer.pipelines.police_uk_monthly import MonthlyFiles
+from safer.pipelines.source import Promoted
+from safer.store.db import Database
 
 __all__ = ["SOURCE", "STREET", "StreetFiles", "replaced_batches"]
 
@@ -30,31 +27,6 @@ SOURCE = "police_uk_street"
 
 @dataclass(frozen=True)
 class StreetFiles(MonthlyFiles):
-    def checks(self, ctx: SourceContext, wanted: Wanted, staged: Staged) -> dict[str, list[Check]]:
-        cfg = self.monthly(ctx.settings)
-        assert wanted.period is not None and isinstance(cfg, PoliceUkStreetConfig)
-        suite = street_suite(wanted.period, cfg.min_rows, cfg.max_rows, ctx.outcome_labels)
-        # Braces doubled: the suite's queries are formatted by GX.
-        lad_of = LAD_FROM_LSOA_NAME_SQL.replace("{col}", '"LSOA name"')
-        return {staged.table: [*suite, *against_in_use(cfg.revision_tolerance, lad_of)]}
-
-    def references(self, db: Database, settings: Settings, wanted: Wanted) -> dict[str, Reference]:
-        """The month's version in use and the force's local authorities, for the checks that
-        compare a file with them (``against_in_use``)."""
-        in_use = db.rows(
-            "SELECT count(*), count(*) FILTER (WHERE crime_type = ?) FROM police_street "
-            "WHERE force_id = ? AND period = ? HAVING count(*) > 0",
-            [ASB, settings.force.id, wanted.period],
-        )
-        lads = db.rows(
-            "SELECT DISTINCT lower(lad_name) FROM lad_lookup WHERE pfa_code = ?",
-            [settings.force.pfa_code],
-        )
-        return {
-            IN_USE: Reference(("rows BIGINT", "asb_rows BIGINT"), tuple(map(tuple, in_use))),
-            FORCE_LADS: Reference(("lad_name VARCHAR",), tuple(map(tuple, lads))),
-        }
-
     def promote(self, db: Database, settings: Settings, entry: LedgerEntry) -> Promoted:
         assert entry.period is not None
         force = settings.force

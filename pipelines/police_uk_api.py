@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.batch import Clock
-from pipelines.db import Database
-from pipelines.http import FetchPolicy, RateLimiter, get_json
-from safer.config import PoliceUkApiConfig, Settings
-from safer.errors import FetchError
-from safer.periods import parse_month
+from safer.kernel.clock import Clock
+from safer.kernel.config import PoliceUkApiConfig, Settings
+from safer.kernel.errors import FetchError
+from safer.kernel.periods import parse_month
+from safer.pipelines.http import FetchPolicy, RateLimiter, get_json
+from safer.store.db import Database
 
 __all__ = ["SOURCE", "Availability", "ask_api", "record_api"]
 

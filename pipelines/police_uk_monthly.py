@@ -14,12 +14,12 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.batch import SourceContext, Wanted
-from pipelines.db import Database
-from pipelines.freshness import monthly_due
-from pipelines.staging import Staged, stage_csv
-from safer.config import PoliceUkMonthlyConfig, Settings
-from safer.periods import Grain, add_months, month_label
+from safer.kernel.config import PoliceUkMonthlyConfig, Settings
+from safer.kernel.periods import Grain, add_months, month_label
+from safer.pipelines.freshness import monthly_due
+from safer.pipelines.source import SourceContext, Wanted
+from safer.pipelines.staging import Staged, stage_csv
+from safer.store.db import Database
 
 __all__ = ["MonthlyFiles", "months_to_check"]
 

@@ -12,28 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checks.models import Check
-from checks.police_outcomes import outcomes_suite
-from pipelines.areas import LAD_FROM_LSOA_NAME_SQL
-from pipelines.batch import Promoted, SourceContext, Wanted
-from pipelines.db import Database
-from pipelines.ledger import LedgerEntry
-from pipelines.police_uk import replaced_batches
-from pipelines.police_uk_monthly import MonthlyFiles
-from pipelines.staging import Staged
-from safer.config import Settings
+from safer.kernel.config import Settings
+from safer.pipelines.areas import LAD_FROM_LSOA_NAME_SQL
+from safer.pipelines.load_ledger import LedgerEntry
+from safer.pipelines.police_uk import replaced_batches
+from safer.pipelines.police_uk_monthly import MonthlyFiles
+from safer.pipelines.source import Promoted
+from safer.store.db import Database
 
 __all__ = ["OUTCOMES", "OutcomeFiles"]
 
 
 @dataclass(frozen=True)
 class OutcomeFiles(MonthlyFiles):
-    def checks(self, ctx: SourceContext, wanted: Wanted, staged: Staged) -> dict[str, list[Check]]:
-        cfg = self.monthly(ctx.settings)
-        assert wanted.period is not None
-        suite = outcomes_suite(wanted.period, cfg.min_rows, cfg.max_rows, ctx.outcome_labels)
-        return {staged.table: suite}
-
     def promote(self, db: Database, settings: Settings, entry: LedgerEntry) -> Promoted:
         assert entry.period is not None
         force = settings.force

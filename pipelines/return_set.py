@@ -40,12 +40,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from pipelines.batch import BatchOutcome, Source, SourceContext, SyncFiles, Wanted
-from pipelines.db import Database
-from pipelines.ledger import LedgerEntry, record_ledger
-from safer import stopping
-from safer.config import Settings
-from safer.periods import Grain, period_label
+from safer.kernel import stopping
+from safer.kernel.config import Settings
+from safer.kernel.periods import Grain, period_label
+from safer.pipelines.load_ledger import (
+    LedgerEntry,
+    PeriodInUse,
+    forget_period,
+    record_ledger,
+    record_periods,
+)
+from safer.pipelines.source import BatchOutcome, Source, SourceContext, SyncFiles, Wanted
+from safer.store.db import Database
 
 __all__ = ["ReturnConflict", "place_incoming", "return_conflicts", "sync_present"]
 
@@ -361,13 +367,7 @@ def _refresh_periods(
     for period in periods:
         rows = int(db.scalar(f"SELECT count(*) FROM {source.table} WHERE period = ?", [period]))
         if not rows:
-            db.execute(
-                "DELETE FROM source_periods WHERE source = ? AND period = ?", [source.id, period]
-            )
-            db.execute(
-                "DELETE FROM force_periods WHERE source = ? AND pfa_code = ? AND period = ?",
-                [source.id, pfa_code, period],
-            )
+            forget_period(db, source.id, pfa_code, period)
             continue
         batch, content_hash, etag, last_modified = db.rows(
             "SELECT coalesce(released_batch, batch_id), content_hash, etag, last_modified "
@@ -376,14 +376,10 @@ def _refresh_periods(
             "ORDER BY finished_at DESC LIMIT 1",
             [period],
         )[0]
-        db.execute(
-            "INSERT OR REPLACE INTO force_periods VALUES (?, ?, ?, ?, ?, 0)",
-            [source.id, pfa_code, period, batch, rows],
+        in_use = PeriodInUse(
+            source.id, period, batch, pfa_code, rows, 0, True, content_hash, etag, last_modified
         )
-        db.execute(
-            "INSERT OR REPLACE INTO source_periods VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
-            [source.id, period, batch, content_hash, etag, last_modified, rows],
-        )
+        record_periods(db, [in_use])
 
 
 def _pairs_words(db: Database, pairs: Sequence[Pair], grain: Grain) -> str:

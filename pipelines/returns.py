@@ -14,13 +14,13 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
-from pipelines.batch import SourceContext, Wanted
-from pipelines.db import Database
-from pipelines.freshness import period_end
-from pipelines.tabular import Sheet, read_sheet, sheet_names
-from safer.config import ReturnConfig
-from safer.errors import LoadError
-from safer.periods import GRAIN_MONTHS, Grain, add_months, period_start
+from safer.kernel.config import ReturnConfig
+from safer.kernel.errors import LoadError
+from safer.kernel.periods import GRAIN_MONTHS, Grain, add_months, period_start
+from safer.pipelines.freshness import period_end
+from safer.pipelines.source import SourceContext, Wanted
+from safer.pipelines.tabular import Sheet, read_sheet, sheet_names
+from safer.store.db import Database
 
 __all__ = ["RETURN_SHEET", "expected_periods", "read_return", "return_due", "return_files"]
 

@@ -23,8 +23,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.db import DatabaseError, connect_staging, local_fault, remove_staging
-from safer.errors import LoadError
+from safer.kernel.errors import LoadError
+from safer.store.db import DatabaseError, connect_staging, local_fault, remove_staging
 
 __all__ = ["Reject", "Staged", "read_header", "stage_csv"]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.db import Database, DatabaseError, connect_staging, local_fault, remove_staging
-from pipelines.staging import Reject, Staged
-from safer.errors import LoadError
+from safer.kernel.errors import LoadError
+from safer.pipelines.staging import Reject, Staged
+from safer.store.db import Database, DatabaseError, connect_staging, local_fault, remove_staging
 
 __all__ = ["ROW", "Sheet", "read_sheet", "sheet_names", "stage_sheets"]
 

@@ -30,7 +30,7 @@ def street_bytes(month: str) -> bytes:
 def _logging_as_found() -> Iterator[None]:
     """A test that runs ``main`` in-process leaves no log handler behind for the next."""
     yield
-    from safer.logs import reset_logging
+    from safer.kernel.logs import reset_logging
 
     reset_logging()
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from indicators.definitions import load_catalogue, load_plans
-from pipelines.areas import load_forces, load_lookup
-from pipelines.db import connect
-from safer.backfill import backfill
-from safer.config import Settings, load_config
-from safer.national import evaluate_forces
+from safer.app.backfill import backfill
+from safer.app.national import evaluate_forces
+from safer.indicators.definitions import load_catalogue, load_plans
+from safer.kernel.config import Settings, load_config
+from safer.pipelines.areas import load_forces, load_lookup
+from safer.store.db import connect
 from tests.conftest import ROOT
 
 Clock = Callable[[], dt.datetime]
@@ -243,8 +243,8 @@ def test_a_month_whose_rows_do_not_add_up_is_rolled_back_and_loaded_by_the_next_
 def test_a_file_quarantined_by_a_backfill_says_how_to_load_it_and_is_not_superseded(
     tmp_path: Path, published: Path, clock: Clock
 ) -> None:
-    from pipelines.quarantine import list_batches, release_batch
-    from safer.errors import QuarantineError
+    from safer.app.quarantine import list_batches, release_batch
+    from safer.kernel.errors import QuarantineError
 
     data = tmp_path / "published"
     shutil.copytree(published, data)
@@ -321,7 +321,7 @@ def test_the_parquet_export_is_partitioned_by_force_and_month_and_reads_back_who
         [
             sys.executable,
             "-m",
-            "scheduler",
+            "safer",
             "export",
             "--parquet",
             str(out),
@@ -354,8 +354,8 @@ def test_the_parquet_export_is_partitioned_by_force_and_month_and_reads_back_who
 def test_the_parquet_export_replaces_only_its_own_earlier_export(
     tmp_path: Path, published: Path, clock: Clock
 ) -> None:
-    from pipelines.parquet import MARKER
-    from scheduler import main
+    from safer.pipelines.parquet import MARKER
+    from safer.scheduler import main
 
     settings = _settings(tmp_path, published)
     backfill(settings, MONTHS[0], MONTHS[-1], FORCES, 2, False, clock)
@@ -378,7 +378,7 @@ def test_the_parquet_export_replaces_only_its_own_earlier_export(
 def test_another_forces_quarantined_month_does_not_hide_this_forces_missing_one(
     tmp_path: Path, published: Path, clock: Clock
 ) -> None:
-    from safer.assess import report_missing
+    from safer.app.assess import report_missing
 
     data = tmp_path / "published"
     shutil.copytree(published, data)

@@ -12,7 +12,7 @@ Two properties, for every loader:
 * ``source.stage`` (the loader's own reader, and its ``periods`` query) never raises anything
   but a LoadError naming the file, and a staged file without rejects holds every row written.
   Cheap, so it runs many examples.
-* through ``pipelines.batch.sync_source`` (land → stage → the real GX checks → promote or
+* through ``safer.app.batch.sync_source`` (land → stage → the real GX checks → promote or
   quarantine) a file with bad rows never escapes as an exception and is never loaded in part:
   it is quarantined, its source table keeps exactly the rows of the good file loaded before it,
   and the quarantine message names the file, a broken row and its column. GX costs about half
@@ -47,19 +47,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks.defra_flytipping import ACTION_COLUMNS, INCIDENT_COLUMNS
-from pipelines.areas import force_areas, load_forces, load_lookup
-from pipelines.batch import BatchOutcome, Source, SourceContext, Wanted, sync_source
-from pipelines.call_handling import CALL_HANDLING
-from pipelines.council_enforcement import COUNCIL_ENFORCEMENT
-from pipelines.db import connect, connect_staging
-from pipelines.defra_flytipping import DEFRA_FLYTIPPING, force_las
-from pipelines.police_uk import STREET
-from pipelines.police_uk_outcomes import OUTCOMES
-from pipelines.police_uk_stop_search import STOP_SEARCH
-from pipelines.staging import Staged
-from safer.config import Settings, load_config
-from safer.errors import LoadError
+from safer.app.batch import sync_source
+from safer.kernel.config import Settings, load_config
+from safer.kernel.errors import LoadError
+from safer.kernel.layouts import ACTION_COLUMNS, INCIDENT_COLUMNS
+from safer.pipelines.areas import force_areas, load_forces, load_lookup
+from safer.pipelines.call_handling import CALL_HANDLING
+from safer.pipelines.council_enforcement import COUNCIL_ENFORCEMENT
+from safer.pipelines.defra_flytipping import DEFRA_FLYTIPPING, force_las
+from safer.pipelines.police_uk import STREET
+from safer.pipelines.police_uk_outcomes import OUTCOMES
+from safer.pipelines.police_uk_stop_search import STOP_SEARCH
+from safer.pipelines.source import BatchOutcome, Source, SourceContext, Wanted
+from safer.pipelines.staging import Staged
+from safer.store.db import connect, connect_staging
 from tests.conftest import ROOT, write_config
 
 FUZZ = os.environ.get("SAFER_FUZZ") == "1"

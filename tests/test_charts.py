@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from PIL import Image, features
 
-from alerts import charts, icons
-from alerts.charts import HEIGHT, SCALE, SIGNAL_COLOURS, WIDTH, Chart, render_chart
-from alerts.icons import Icon, assurance_icon, variation_icon
-from indicators.spc import Direction, SpcPoint, SpcRules, spc
+from safer.alerts import charts, icons
+from safer.alerts.charts import HEIGHT, SCALE, SIGNAL_COLOURS, WIDTH, Chart, render_chart
+from safer.alerts.icons import Icon, assurance_icon, variation_icon
+from safer.indicators.spc import Direction, SpcPoint, SpcRules, spc
 from tests.conftest import ROOT
 
 STEADY = [100.0, 96, 104, 99, 102, 95, 103, 98, 101, 97, 100, 99]
@@ -102,8 +102,8 @@ def test_the_same_chart_gives_the_same_bytes_in_any_process() -> None:
     code = (
         "import sys\n"
         "from tests.test_charts import RISING, _chart\n"
-        "from alerts.charts import render_chart\n"
-        "from alerts.icons import variation_icon\n"
+        "from safer.alerts.charts import render_chart\n"
+        "from safer.alerts.icons import variation_icon\n"
         "sys.stdout.buffer.write(render_chart(_chart(RISING, target=30.0,"
         " target_label='target 30')))\n"
         "sys.stdout.buffer.write(variation_icon('concern_high').png)\n"

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from checks.gx_runner import run_suite
-from checks.models import CheckResult, Severity
-from checks.police_street import ASB, CRIME_TYPES, STREET_COLUMNS, street_suite
-from pipelines.db import connect_staging
+from safer.checks.gx_runner import run_suite
+from safer.checks.models import CheckResult, Severity
+from safer.checks.police_street import CRIME_TYPES, street_suite
+from safer.kernel.layouts import ASB, STREET_COLUMNS
+from safer.store.db import connect_staging
 
 # Importing great_expectations 1.24.1 imports the deprecated stdlib modules ``sre_constants``
 # and ``sre_parse`` (great_expectations/datasource/fluent/data_connector/
@@ -428,7 +429,7 @@ def test_a_real_month_altered_as_a_republication_might_be_is_held_back(
     name: str, tmp_path: Path, labels: tuple[str, ...]
 ) -> None:
     """GX (a normal run) and the bulk path (a backfill) give the same verdict on each."""
-    from checks.bulk import check_files, sample_rows
+    from safer.checks.bulk import check_files, sample_rows
 
     source = _altered_month(tmp_path, name, ALTERATIONS[name])
     _, original = read_rows(MONTH_FILE)
@@ -466,7 +467,7 @@ def test_a_real_month_altered_as_a_republication_might_be_is_held_back(
 
 def test_the_real_months_repeat_crime_ids_well_below_the_bar() -> None:
     """The bar is set above what data.police.uk really publishes: every bundled month passes."""
-    from checks.police_street import DUPLICATE_ID_SHARE
+    from safer.checks.police_street import DUPLICATE_ID_SHARE
 
     with connect_staging(Path(":memory:")) as db:
         for path in sorted(STREET_DIR.glob("*-street.csv.gz")):

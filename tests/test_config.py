@@ -1,4 +1,4 @@
-"""safer.config: loading, validation messages, secrets, path resolution and wanted months."""
+"""safer.kernel.config: loading, validation messages, secrets, path resolution and wanted months."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from safer.config import (
+from safer.kernel.config import (
     PASSWORD_ENV,
     PoliceUkStreetConfig,
     Recipient,
     load_config,
     smtp_password,
 )
-from safer.errors import ConfigError
+from safer.kernel.errors import ConfigError
 
 FORCE = """
 [force]
@@ -452,7 +452,7 @@ def test_recipient_wants_listed_areas_or_all() -> None:
 
 
 def test_the_database_memory_limit_reaches_duckdb(tmp_path: Path) -> None:
-    from pipelines.db import connect
+    from safer.store.db import connect
 
     settings = load_config(write(tmp_path, FORCE))
     assert settings.database.memory_limit == "1GB"

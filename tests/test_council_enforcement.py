@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from indicators.definitions import load_catalogue
-from indicators.evaluate import Measured
-from indicators.measure import measure
-from pipelines.areas import force_areas, load_forces, load_lookup
-from pipelines.batch import BatchOutcome, SourceContext, sync_source
-from pipelines.council_enforcement import COUNCIL_ENFORCEMENT
-from pipelines.db import connect
-from safer.config import Settings, load_config
+from safer.app.batch import sync_source
+from safer.indicators.definitions import load_catalogue
+from safer.indicators.evaluate import Measured
+from safer.indicators.measure import measure
+from safer.kernel.config import Settings, load_config
+from safer.pipelines.areas import force_areas, load_forces, load_lookup
+from safer.pipelines.council_enforcement import COUNCIL_ENFORCEMENT
+from safer.pipelines.source import BatchOutcome, SourceContext
+from safer.store.db import connect
 from tests.conftest import ROOT, write_config
 
 Clock = Callable[[], dt.datetime]

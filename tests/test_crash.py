@@ -1,7 +1,7 @@
-"""Crash safety: ``safer run`` killed by SIGKILL at every kill point (``safer/faults.py``).
+"""Crash safety: ``safer run`` killed by SIGKILL at every kill point (``safer/kernel/faults.py``).
 
 Each scenario copies a workspace (database, landed files, returns folder) and runs the real
-command, ``python -m scheduler run``, against a data.police.uk-like server (``demo.server``) with
+command, ``python -m safer run``, against a data.police.uk-like server (``demo.server``) with
 the bundled street months and an aiosmtpd server with two recipients, setting ``SAFER_KILL_AT``
 so the process kills itself at a point: during the download, after staging, between checks and
 promotion, inside the promote transaction, after the commit, while storing evaluations, between
@@ -11,7 +11,7 @@ new street month, a revised street month (its rows replaced: a kill mid-replacem
 the old rows) and a new call-handling return, evaluates, and sends two digests.
 
 After every kill, before anything else runs, the database as the kill left it passes every
-check of ``safer.integrity`` (no partial month, no duplicate row, ledger and outbox states
+check of ``safer.app.integrity`` (no partial month, no duplicate row, ledger and outbox states
 consistent). Then a normal run finishes the work, and the database must hold exactly what an
 uninterrupted run gives: per month, ``police_street`` rows = ``source_periods.rows`` = the data
 rows of the published file; the same digests (by id), all ``sent``; every digest received by its
@@ -50,9 +50,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from demo.server import Published, serve
-from pipelines.db import open_read_only
-from safer import faults
-from safer.integrity import problems
+from safer.app.integrity import problems
+from safer.kernel import faults
+from safer.store.db import open_read_only
 from tests.conftest import ROOT, STREET, free_port
 
 CALLS = ROOT / "data" / "examples" / "call-handling"
@@ -196,7 +196,7 @@ def safer_run(
     if log:
         env["SAFER_FAULTS_LOG"] = str(log)
     return subprocess.run(
-        [sys.executable, "-m", "scheduler", "run", "--config", str(ws.config), "--as-of", as_of],
+        [sys.executable, "-m", "safer", "run", "--config", str(ws.config), "--as-of", as_of],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -599,7 +599,7 @@ def test_every_documented_kill_point_is_reached_by_a_run(bases: Bases) -> None:
 
 def test_a_bad_kill_point_name_is_refused() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", "import safer.faults"],
+        [sys.executable, "-c", "import safer.kernel.faults"],
         cwd=ROOT,
         env={**os.environ, "SAFER_KILL_AT": "no.such.point"},
         capture_output=True,

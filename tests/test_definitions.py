@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from indicators.definitions import load_catalogue, load_plans, plan_for
-from safer.config import Settings
-from safer.errors import ConfigError
+from safer.indicators.definitions import load_catalogue, load_plans, plan_for
+from safer.kernel.config import Settings
+from safer.kernel.errors import ConfigError
 from tests.conftest import ROOT
 
 CATALOGUE_DIR = ROOT / "indicators" / "catalogue"
@@ -140,7 +140,7 @@ def test_a_target_with_two_bounds_is_refused_by_the_schema(tmp_path: Path) -> No
 
 
 def test_every_source_an_indicator_reads_has_a_suite_and_a_due_date() -> None:
-    from pipelines.sources import SOURCES
+    from safer.app.sources import SOURCES, SUITES
 
     read = {i.source for i in load_catalogue().indicators if i.sql is not None}
     assert read <= set(SOURCES), f"sources without checks: {sorted(read - set(SOURCES))}"
@@ -148,8 +148,8 @@ def test_every_source_an_indicator_reads_has_a_suite_and_a_due_date() -> None:
         {"force": {"id": "cheshire", "pfa_code": "E23000006", "name": "Cheshire"}}
     )
     for source in SOURCES.values():
-        module = importlib.import_module(f"checks.{source.suite}")
+        module = importlib.import_module(f"safer.checks.{source.suite}")
         assert module.__doc__, f"{source.id}: checks/{source.suite}.py documents its suite"
-        assert callable(source.checks), f"{source.id} defines its checks"
+        assert callable(SUITES.get(source.id)), f"{source.id} is registered with its suite"
         period = dt.date(2025, 1, 1)
         assert source.due(settings, period) > period, f"{source.id} says when a period is due"

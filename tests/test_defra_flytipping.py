@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from indicators.definitions import load_catalogue
-from indicators.evaluate import Measured
-from indicators.measure import measure
-from pipelines.areas import force_areas, load_forces, load_lookup
-from pipelines.batch import BatchOutcome, SourceContext, sync_source
-from pipelines.db import connect
-from pipelines.defra_flytipping import DEFRA_FLYTIPPING
-from safer.config import Settings, load_config
+from safer.app.batch import sync_source
+from safer.indicators.definitions import load_catalogue
+from safer.indicators.evaluate import Measured
+from safer.indicators.measure import measure
+from safer.kernel.config import Settings, load_config
+from safer.pipelines.areas import force_areas, load_forces, load_lookup
+from safer.pipelines.defra_flytipping import DEFRA_FLYTIPPING
+from safer.pipelines.source import BatchOutcome, SourceContext
+from safer.store.db import connect
 from tests.conftest import ROOT, write_config
 
 Clock = Callable[[], dt.datetime]

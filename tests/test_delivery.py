@@ -29,15 +29,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from alerts.deliver import RetryPolicy, send_queued
-from alerts.send import send_message
 from demo.server import serve
-from pipelines.db import connect
-from safer.config import load_config
-from safer.errors import SendError
-from safer.job import ExitCode, run
-from safer.lock import run_lock
-from scheduler import main
+from safer.alerts.deliver import RetryPolicy, send_queued
+from safer.alerts.send import send_message
+from safer.app.job import ExitCode, run
+from safer.app.lock import run_lock
+from safer.kernel.config import load_config
+from safer.kernel.errors import SendError
+from safer.scheduler import main
+from safer.store.db import connect
 from tests.conftest import ROOT, STREET, free_port, write_config
 
 Clock = Callable[[], dt.datetime]
@@ -305,9 +305,7 @@ def test_a_run_killed_after_the_server_accepted_resends_with_the_same_message_id
         config = _config(workspace, published, port)
         settings = load_config(config)
         command = ["run", "--config", str(config), "--as-of", AS_OF.isoformat()]
-        child = subprocess.Popen(
-            [sys.executable, "-m", "scheduler", *command], cwd=ROOT, stderr=stderr
-        )
+        child = subprocess.Popen([sys.executable, "-m", "safer", *command], cwd=ROOT, stderr=stderr)
         try:
             # The server has answered 250 to DATA and holds the child in QUIT: kill it there,
             # after delivery and before it can record that the digest was sent.

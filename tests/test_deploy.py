@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import scheduler
+from safer import scheduler
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"

@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from alerts.digest import Told, build_digest
-from alerts.model import Digest
-from alerts.notes import DataNote
-from alerts.render import render_digest
-from alerts.revisions import NOTHING_SENT, Sent, SentRecord, SourceEvent, revision_kind
-from indicators.definitions import load_catalogue, load_plans
-from indicators.evaluate import Evaluation, Status
-from indicators.spc import SpcRules, describe, spc
-from pipelines.sources import active_catalogue
-from safer.config import Recipient, Settings
-from safer.periods import add_months
+from safer.alerts.digest import Told, build_digest
+from safer.alerts.model import Digest
+from safer.alerts.notes import DataNote
+from safer.alerts.render import render_digest
+from safer.alerts.revisions import NOTHING_SENT, Sent, SentRecord, SourceEvent, revision_kind
+from safer.app.sources import active_catalogue
+from safer.indicators.definitions import load_catalogue, load_plans
+from safer.indicators.evaluate import Evaluation, Status
+from safer.indicators.spc import SpcRules, describe, spc
+from safer.kernel.config import Recipient, Settings
+from safer.kernel.periods import add_months
 
 GOLDEN = Path(__file__).parent / "golden"
 # As a deployment with only the street file configured sees it: every other indicator says
@@ -512,7 +512,7 @@ def test_html_escapes_text_from_data() -> None:
 def test_templates_refuse_undefined_names(template: str) -> None:
     from jinja2 import UndefinedError
 
-    from alerts.render import _environment
+    from safer.alerts.render import _environment
 
     with pytest.raises(UndefinedError):
         _environment().get_template(template).render()
@@ -555,7 +555,7 @@ def test_hostile_area_and_indicator_names_are_escaped_in_html() -> None:
 
 
 def test_the_message_is_marked_automatic_and_dated_in_uk_time() -> None:
-    from alerts.outbox import _message
+    from safer.alerts.outbox import _message
 
     summer = dt.datetime(2025, 7, 1, 5, 30, tzinfo=dt.UTC)
     message = _message(
@@ -567,7 +567,7 @@ def test_the_message_is_marked_automatic_and_dated_in_uk_time() -> None:
 
 
 def test_the_ledger_keeps_what_the_digest_showed_and_every_area_a_row_stands_for() -> None:
-    from alerts.ledger import COLUMNS, ledger_rows
+    from safer.alerts.delivery_ledger import COLUMNS, ledger_rows
 
     digest = _digest()
     rows = [dict(zip(COLUMNS, r, strict=True)) for r in ledger_rows(digest, EVALUATIONS, PLANS)]
@@ -665,7 +665,7 @@ def test_a_revision_is_a_change_the_digest_would_show(
 
 
 def test_a_figure_changed_since_it_was_sent_is_one_line_then_not_again() -> None:
-    from alerts.ledger import COLUMNS, WITHDRAWN, ledger_rows
+    from safer.alerts.delivery_ledger import COLUMNS, WITHDRAWN, ledger_rows
 
     sent = _sent(
         {

@@ -174,7 +174,7 @@ def test_the_text_part_carries_the_html_parts_facts_in_the_same_order(outbox: Pa
 def test_rows_outside_the_force_are_for_the_operator_not_the_officers(outbox: Path) -> None:
     config = outbox.parent / "safer.toml"
     done = subprocess.run(
-        [sys.executable, "-m", "scheduler", "status", "--json", "--config", str(config)],
+        [sys.executable, "-m", "safer", "status", "--json", "--config", str(config)],
         capture_output=True,
         text=True,
         check=False,

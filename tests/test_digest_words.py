@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from alerts.notes import DataNote, merge_notes
-from alerts.spc_words import describe_window, range_text, span_text
-from alerts.words import capital, join, ordinal
-from indicators.definitions import load_catalogue, load_plans
-from indicators.spc import SpcRules, spc
-from safer.errors import ConfigError
-from safer.periods import add_months
+from safer.alerts.notes import DataNote, merge_notes
+from safer.alerts.spc_words import describe_window, range_text, span_text
+from safer.alerts.words import capital, join, ordinal
+from safer.indicators.definitions import load_catalogue, load_plans
+from safer.indicators.spc import SpcRules, spc
+from safer.kernel.errors import ConfigError
+from safer.kernel.periods import add_months
 
 JAN = dt.date(2024, 1, 1)
 
@@ -95,7 +95,7 @@ def test_a_rising_run_that_crosses_the_mean_is_said_as_its_trend_and_then_its_sh
     # from below the mean (Feb to Jul), then six months above it. The run is coloured
     # improvement from March to December; neither "10 months rising" nor "10 months below the
     # mean" is true of it.
-    from indicators.spc import SpcPoint
+    from safer.indicators.spc import SpcPoint
 
     values = [0.191, 0.167, 0.183, 0.187, 0.192, 0.196, 0.225, 0.209, 0.205, 0.203, 0.211, 0.217]
     trend = [False, True, True, True, True, True, True] + [False] * 5

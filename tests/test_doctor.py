@@ -18,7 +18,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.db import (
+from safer.app.integrity import problems
+from safer.app.job import run
+from safer.app.status_report import collect, snapshot_path, write_snapshot
+from safer.kernel.config import load_config
+from safer.scheduler import main
+from safer.store.db import (
     DatabaseCorrupt,
     DatabaseLocked,
     connect,
@@ -28,11 +33,6 @@ from pipelines.db import (
     open_read_only,
     schema_version,
 )
-from safer.config import load_config
-from safer.integrity import problems
-from safer.job import run
-from safer.status import collect, snapshot_path, write_snapshot
-from scheduler import main
 from tests.conftest import ROOT, STREET
 
 BLOCK, HEADER = 262_144, 3 * 4096  # DuckDB's block size and file header
@@ -132,7 +132,7 @@ def test_a_run_holding_the_lock_is_named_and_nothing_is_opened(
     ws: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     holder = _hold(
-        "import datetime, sys, pathlib\nfrom safer.lock import run_lock\n"
+        "import datetime, sys, pathlib\nfrom safer.app.lock import run_lock\n"
         "lock = run_lock(pathlib.Path(sys.argv[1]), 'safer run', datetime.datetime.now())\n"
         "lock.__enter__()",
         str(ws.parent / "var"),
@@ -346,7 +346,7 @@ def test_backup_refuses_while_a_run_holds_the_lock(
     ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     holder = _hold(
-        "import datetime, sys, pathlib\nfrom safer.lock import run_lock\n"
+        "import datetime, sys, pathlib\nfrom safer.app.lock import run_lock\n"
         "lock = run_lock(pathlib.Path(sys.argv[1]), 'safer run', datetime.datetime.now())\n"
         "lock.__enter__()",
         str(ws.parent / "var"),
@@ -368,7 +368,7 @@ def test_backup_of_a_killed_run_holds_what_it_committed(
         [
             sys.executable,
             "-c",
-            "import os, signal, sys, pathlib\nfrom pipelines.db import connect\n"
+            "import os, signal, sys, pathlib\nfrom safer.store.db import connect\n"
             "db = connect(pathlib.Path(sys.argv[1]))\n"
             'db.execute("INSERT INTO runs (run_id, as_of, started_at) VALUES '
             "('killed', DATE '2025-04-15', now())\")\n"

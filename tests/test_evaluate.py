@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from indicators.definitions import Indicator, load_catalogue, load_plans
-from indicators.evaluate import Context, Evaluation, Measured, Observation, Status, evaluate
-from safer.periods import add_months
+from safer.indicators.definitions import Indicator, load_catalogue, load_plans
+from safer.indicators.evaluate import Context, Evaluation, Measured, Observation, Status, evaluate
+from safer.kernel.periods import add_months
 
 CATALOGUE = load_catalogue()
 PLANS = load_plans(None, CATALOGUE)

@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from demo.server import serve
-from safer.config import load_config
-from safer.job import ExitCode, run
+from safer.app.job import ExitCode, run
+from safer.kernel.config import load_config
 from tests.conftest import ROOT, write_config
 
 Clock = Callable[[], dt.datetime]

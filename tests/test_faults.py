@@ -30,15 +30,15 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from indicators.measure import outcome_labels
-from pipelines.areas import force_areas, load_forces, load_lookup
-from pipelines.batch import BatchOutcome
-from pipelines.db import connect
-from pipelines.http import FetchPolicy, download, get_json
-from pipelines.landing import land
-from pipelines.sync import sync_all
-from safer.config import Settings, load_config
-from safer.errors import FetchError
+from safer.app.sync import sync_all
+from safer.indicators.measure import outcome_labels
+from safer.kernel.config import Settings, load_config
+from safer.kernel.errors import FetchError
+from safer.pipelines.areas import force_areas, load_forces, load_lookup
+from safer.pipelines.http import FetchPolicy, download, get_json
+from safer.pipelines.landing import land
+from safer.pipelines.source import BatchOutcome
+from safer.store.db import connect
 from tests.conftest import ROOT, street_bytes, write_config
 
 Clock = Callable[[], dt.datetime]
@@ -487,7 +487,7 @@ def test_a_redirect_loop_is_refused(httpserver: HTTPServer, dest: Path, sleeps: 
 def test_only_same_site_redirects_count_as_same_site(
     source: str, target: str, allowed: bool
 ) -> None:
-    from pipelines.http import _same_site
+    from safer.pipelines.http import _same_site
 
     assert _same_site(source, target) is allowed
 

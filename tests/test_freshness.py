@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from pipelines.freshness import monthly_due, overdue
+from safer.pipelines.freshness import monthly_due, overdue
 
 JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from checks.cross_source import CrossSourceLimits, DataFlag
-from checks.gate import GateInput, check_figures
-from checks.models import Check, Severity, UnexpectedRows
-from indicators.definitions import load_catalogue
-from indicators.flags import flag_effects
-from pipelines.db import Database, connect
-from safer.periods import add_months
+from safer.checks.cross_source import CrossSourceLimits
+from safer.checks.gate import GateInput, check_figures
+from safer.checks.models import Check, DataFlag, Severity, UnexpectedRows
+from safer.indicators.definitions import load_catalogue
+from safer.indicators.flags import flag_effects
+from safer.kernel.periods import add_months
+from safer.store.db import Database, connect
 
 FORCE, HALTON, WARRINGTON = "E23000006", "E22000023", "E22000026"
 NAMES = {FORCE: "Cheshire", HALTON: "Halton", WARRINGTON: "Warrington"}

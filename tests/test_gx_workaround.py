@@ -19,10 +19,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from checks import gx_runner
-from checks.gx_runner import apply_duckdb_workaround, run_suite
-from checks.models import Check, NotNull, RowCountBetween, Severity
-from safer.errors import CheckError
+from safer.checks import gx_runner
+from safer.checks.gx_runner import apply_duckdb_workaround, run_suite
+from safer.checks.models import Check, NotNull, RowCountBetween, Severity
+from safer.kernel.errors import CheckError
 
 # Importing great_expectations 1.24.1 imports the deprecated stdlib modules ``sre_constants``
 # and ``sre_parse`` (great_expectations/datasource/fluent/data_connector/

@@ -17,11 +17,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from demo.server import serve
-from pipelines.db import connect
-from safer import commands
-from safer.config import Settings, load_config
-from safer.job import ExitCode, run
-from scheduler import main
+from safer.app import commands
+from safer.app.job import ExitCode, run
+from safer.kernel.config import Settings, load_config
+from safer.scheduler import main
+from safer.store.db import connect
 from tests.conftest import STREET, free_port, street_bytes, write_config
 
 Clock = Callable[[], dt.datetime]

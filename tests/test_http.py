@@ -17,8 +17,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from pipelines.http import USER_AGENT, Downloaded, FetchPolicy, download
-from safer.errors import FetchError
+from safer.kernel.errors import FetchError
+from safer.pipelines.http import USER_AGENT, Downloaded, FetchPolicy, download
 
 CSV = b"Crime ID,Month,Reported by,Crime type\nabc,2025-06,Cheshire Constabulary,Burglary\n"
 BACKOFF = 1.5

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 
 from demo.server import serve
-from indicators.definitions import load_catalogue, load_plans
-from pipelines.db import connect
-from pipelines.sources import active_catalogue
-from safer import commands
-from safer.config import load_config
-from safer.inputs import inputs_fingerprint
-from safer.job import ExitCode, RunReport, run
-from safer.periods import quarter_label
-from scheduler import main
+from safer.app import commands
+from safer.app.inputs import inputs_fingerprint
+from safer.app.job import ExitCode, RunReport, run
+from safer.app.sources import active_catalogue
+from safer.indicators.definitions import load_catalogue, load_plans
+from safer.kernel.config import load_config
+from safer.kernel.periods import quarter_label
+from safer.scheduler import main
+from safer.store.db import connect
 from tests.conftest import ROOT, STREET, write_config
 
 Clock = Callable[[], dt.datetime]

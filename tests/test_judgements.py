@@ -11,16 +11,16 @@ import duckdb
 import pytest
 from pydantic import TypeAdapter
 
-from alerts.basis import basis
-from indicators.definitions import Target, load_catalogue, load_plans
-from indicators.evaluate import Context, Evaluation, Measured, Observation, Status, evaluate
-from indicators.measure import read_population
-from indicators.population import Estimate, PopulationError, merge, parse
-from indicators.targets import Comparators, judge
-from safer.config import load_config
-from safer.errors import ConfigError
-from safer.periods import add_months
-from scheduler import main
+from safer.alerts.basis import basis
+from safer.indicators.definitions import Target, load_catalogue, load_plans
+from safer.indicators.evaluate import Context, Evaluation, Measured, Observation, Status, evaluate
+from safer.indicators.measure import read_population
+from safer.indicators.population import Estimate, PopulationError, merge, parse
+from safer.indicators.targets import Comparators, judge
+from safer.kernel.config import load_config
+from safer.kernel.errors import ConfigError
+from safer.kernel.periods import add_months
+from safer.scheduler import main
 from tests.conftest import write_config
 
 CATALOGUE = load_catalogue()

@@ -21,12 +21,13 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from indicators.measure import outcome_labels
-from pipelines.areas import force_areas, load_forces, load_lookup
-from pipelines.batch import BatchOutcome, SourceContext, sync_source
-from pipelines.db import connect
-from pipelines.police_uk import STREET as STREET_FILES
-from safer.config import Settings, load_config
+from safer.app.batch import sync_source
+from safer.indicators.measure import outcome_labels
+from safer.kernel.config import Settings, load_config
+from safer.pipelines.areas import force_areas, load_forces, load_lookup
+from safer.pipelines.police_uk import STREET as STREET_FILES
+from safer.pipelines.source import BatchOutcome, SourceContext
+from safer.store.db import connect
 from tests.conftest import ROOT, street_bytes, write_config
 
 Clock = Callable[[], dt.datetime]
@@ -174,7 +175,7 @@ def test_a_read_only_data_folder_is_one_line_naming_it_not_a_traceback(tmp_path:
     var = tmp_path / "var"  # data_dir = "var" in the config
     with _tmpfs(var, "ro,size=1m"):
         done = subprocess.run(
-            [sys.executable, "-m", "scheduler", "run", "--config", str(config)],
+            [sys.executable, "-m", "safer", "run", "--config", str(config)],
             cwd=ROOT,
             capture_output=True,
             text=True,

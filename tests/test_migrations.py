@@ -1,4 +1,4 @@
-"""Schema migrations from every earlier version (``pipelines/migrations/NNN_*.sql``).
+"""Schema migrations from every earlier version (``safer/store/migrations/NNN_*.sql``).
 
 A real run makes a donor database at the current schema: two loaded street months and the
 call-handling returns, their check results, evaluations, runs, and a digest sent to each
@@ -23,7 +23,11 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from pipelines.db import (
+from safer.app.integrity import problems
+from safer.app.job import run
+from safer.kernel.config import load_config
+from safer.scheduler import main
+from safer.store.db import (
     Database,
     connect,
     connect_staging,
@@ -32,10 +36,6 @@ from pipelines.db import (
     open_read_only,
     schema_version,
 )
-from safer.config import load_config
-from safer.integrity import problems
-from safer.job import run
-from scheduler import main
 from tests.conftest import ROOT, STREET, _Collector, free_port
 
 LATEST = latest_version()

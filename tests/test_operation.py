@@ -23,14 +23,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines.db import connect
-from safer import commands
-from safer.config import load_config
-from safer.job import ExitCode, run
-from safer.lock import Busy, run_lock
-from safer.logs import configure_logging
-from safer.schedule import build_scheduler, next_fire
-from scheduler import main
+from safer.app import commands
+from safer.app.job import ExitCode, run
+from safer.app.lock import Busy, run_lock
+from safer.app.schedule import build_scheduler, next_fire
+from safer.kernel.config import load_config
+from safer.kernel.logs import configure_logging
+from safer.scheduler import main
+from safer.store.db import connect
 from tests.conftest import ROOT, STREET, write_config
 
 Clock = Callable[[], dt.datetime]
@@ -40,7 +40,7 @@ CALLS = Path(os.environ.get("SAFER_TEST_CALLS", "/tmp/safer-test-calls"))
 
 def _safer(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "scheduler", *args, "--config", str(config)],
+        [sys.executable, "-m", "safer", *args, "--config", str(config)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -107,7 +107,7 @@ def test_a_killed_run_leaves_a_lock_the_next_run_clears(
         [
             sys.executable,
             "-c",
-            "import datetime, os, signal, sys, pathlib; from safer.lock import run_lock\n"
+            "import datetime, os, signal, sys, pathlib; from safer.app.lock import run_lock\n"
             "with run_lock(pathlib.Path(sys.argv[1]), 'safer run', datetime.datetime.now()):\n"
             "    print('locked', flush=True); os.kill(os.getpid(), signal.SIGKILL)",
             str(data),
@@ -165,7 +165,7 @@ def test_sigterm_mid_run_finishes_the_month_under_way_and_stops_cleanly(
 
 
 def record(config: str, kind: str, source: str | None) -> None:
-    """A stand-in for ``safer.schedule.fire`` that notes each firing in a file."""
+    """A stand-in for ``safer.app.schedule.fire`` that notes each firing in a file."""
     with CALLS.open("a", encoding="utf-8") as out:
         out.write(f"{kind} {source}\n")
 
@@ -252,6 +252,28 @@ def test_sigterm_to_the_scheduler_lets_the_job_under_way_finish_then_exits(
         loaded = db.scalar("SELECT count(*) FROM source_periods")
         assert db.scalar("SELECT count(*) FROM load_ledger WHERE status = 'loaded'") == loaded
     assert 1 <= loaded < 6, "it stopped between months"
+
+
+def test_a_job_store_from_before_0_2_keeps_its_jobs_and_their_missed_runs(tmp_path: Path) -> None:
+    """Stores written before the re-layering name the job function ``safer.app.schedule.fire``. They
+    still load, and each job moves to its new name keeping its stored next run time, so a run
+    missed across the upgrade is still caught up."""
+    config = write_config(
+        tmp_path, "unused", ["2025-01"], extra="\n[schedule]\nrun = '0 7 * * *'\n"
+    )
+    settings = load_config(config)
+    old = build_scheduler(settings, config, blocking=False, target="safer.schedule:fire")
+    old.start(paused=True)  # puts the job in the store, runs nothing
+    old.shutdown()
+    _set_stored_next_run(settings.schedule.job_store, old, "run", dt.timedelta(days=-1))
+
+    new = build_scheduler(settings, config, blocking=False)
+    new.start(paused=True)
+    job = new.get_job("run")
+    new.shutdown()
+
+    assert job.func_ref == "safer.app.schedule:fire"
+    assert job.next_run_time < dt.datetime.now(LONDON), "the missed run is still due"
 
 
 def test_a_changed_trigger_is_rescheduled_and_a_removed_job_dropped(tmp_path: Path) -> None:
@@ -447,7 +469,7 @@ def test_a_data_folder_that_is_a_file_is_one_line_naming_it_not_a_traceback(
     (tmp_path / "var").write_text("not a folder")  # data_dir = "var" in the config
 
     done = subprocess.run(
-        [sys.executable, "-m", "scheduler", "run", "--config", str(config)],
+        [sys.executable, "-m", "safer", "run", "--config", str(config)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""safer.periods: months and UK financial-year quarters (Q1 = April to June)."""
+"""safer.kernel.periods: months and UK financial-year quarters (Q1 = April to June)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from safer.periods import (
+from safer.kernel.periods import (
     add_months,
     month_label,
     months_between,
@@ -205,14 +205,14 @@ def test_quarters_tile_the_financial_year() -> None:
     ],
 )
 def test_financial_years_run_april_to_march(day: dt.date, start: dt.date, label: str) -> None:
-    from safer.periods import fy_label, fy_start
+    from safer.kernel.periods import fy_label, fy_start
 
     assert fy_start(day) == start
     assert fy_label(day) == label
 
 
 def test_period_start_and_label_follow_the_grain() -> None:
-    from safer.periods import period_label, period_start
+    from safer.kernel.periods import period_label, period_start
 
     day = d(2026, 2, 17)
     assert [period_start(day, g) for g in ("month", "quarter", "year")] == [

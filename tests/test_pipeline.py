@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from indicators.measure import outcome_labels
-from pipelines.areas import force_areas, load_forces, load_lookup
-from pipelines.batch import BatchOutcome, SourceContext, sync_source
-from pipelines.db import Database, connect
-from pipelines.police_uk import STREET as STREET_FILES
-from safer.config import Settings, load_config
+from safer.app.batch import sync_source
+from safer.indicators.measure import outcome_labels
+from safer.kernel.config import Settings, load_config
+from safer.pipelines.areas import force_areas, load_forces, load_lookup
+from safer.pipelines.police_uk import STREET as STREET_FILES
+from safer.pipelines.source import BatchOutcome, SourceContext
+from safer.store.db import Database, connect
 from tests.conftest import STREET, street_bytes, write_config
 
 Clock = Callable[[], dt.datetime]

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from indicators.definitions import Plan, Quotation, load_catalogue, load_plans
-from safer.errors import ConfigError
+from safer.indicators.definitions import Plan, Quotation, load_catalogue, load_plans
+from safer.kernel.errors import ConfigError
 from tests.conftest import ROOT
 
 SEEDS = Path(os.environ.get("SAFER_SEEDS", ROOT.parent / "shared" / "seeds"))

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from indicators.definitions import load_catalogue
-from indicators.measure import load_outcome_groups, measure, outcome_labels
-from pipelines.areas import force_areas, load_forces, load_lookup
-from pipelines.batch import BatchOutcome
-from pipelines.db import connect
-from pipelines.http import RateLimiter
-from pipelines.police_uk_outcomes import OUTCOMES
-from pipelines.police_uk_stop_search import STOP_SEARCH
-from pipelines.sync import sync_all
-from safer.config import Settings, load_config
+from safer.app.sync import sync_all
+from safer.indicators.definitions import load_catalogue
+from safer.indicators.measure import load_outcome_groups, measure, outcome_labels
+from safer.kernel.config import Settings, load_config
+from safer.pipelines.areas import force_areas, load_forces, load_lookup
+from safer.pipelines.http import RateLimiter
+from safer.pipelines.police_uk_outcomes import OUTCOMES
+from safer.pipelines.police_uk_stop_search import STOP_SEARCH
+from safer.pipelines.source import BatchOutcome
+from safer.store.db import connect
 from tests.conftest import ROOT, write_config
 
 Clock = Callable[[], dt.datetime]

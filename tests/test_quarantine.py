@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from demo.server import serve
-from indicators.measure import withheld_quarters
-from pipelines.batch import staging_path
-from pipelines.db import connect, connect_staging
-from pipelines.police_uk import SOURCE
-from pipelines.quarantine_text import describe_sample_row
-from safer import commands
-from safer.config import load_config
-from safer.lock import run_lock
-from scheduler import main
+from safer.app import commands
+from safer.app.lock import run_lock
+from safer.app.quarantine_text import describe_sample_row
+from safer.indicators.measure import withheld_quarters
+from safer.kernel.config import load_config
+from safer.pipelines.police_uk import SOURCE
+from safer.pipelines.source import staging_path
+from safer.scheduler import main
+from safer.store.db import connect, connect_staging
 from tests.conftest import STREET, write_config
 
 Clock = Callable[[], dt.datetime]
@@ -34,7 +34,7 @@ MISDATED_RECORD = 1234  # the data row whose Month is changed to another month
 
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
-    """The CLI reads the time through ``safer.commands.now``: the one thing replaced."""
+    """The CLI reads the time through ``safer.app.commands.now``: the one thing replaced."""
     monkeypatch.setattr(commands, "now", clock)
 
 

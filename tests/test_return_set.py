@@ -17,17 +17,17 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from pipelines.areas import force_areas, load_forces, load_lookup
-from pipelines.batch import FileSet
-from pipelines.db import connect
-from pipelines.return_set import ReturnConflict, return_conflicts
-from pipelines.sources import SOURCES
-from pipelines.sync import sync_all
-from safer.conditions import conditions
-from safer.config import Settings, load_config
-from safer.integrity import problems
-from safer.job import run
-from scheduler import main
+from safer.app.conditions import conditions
+from safer.app.integrity import problems
+from safer.app.job import run
+from safer.app.sources import SOURCES
+from safer.app.sync import sync_all
+from safer.kernel.config import Settings, load_config
+from safer.pipelines.areas import force_areas, load_forces, load_lookup
+from safer.pipelines.return_set import ReturnConflict, return_conflicts
+from safer.pipelines.source import FileSet
+from safer.scheduler import main
+from safer.store.db import connect
 from tests.conftest import write_config
 from tests.test_council_enforcement import (
     AS_OF,

@@ -37,22 +37,23 @@ from aiosmtpd.smtp import AuthResult
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.send import send_message
-from indicators.export import csv_safe
-from pipelines.areas import force_areas, load_forces, load_lookup
-from pipelines.batch import BatchOutcome, SourceContext, safe_name, staging_path, sync_source
-from pipelines.call_handling import CALL_HANDLING
-from pipelines.db import connect, connect_staging
-from pipelines.defra_flytipping import DEFRA_FLYTIPPING, force_las
-from pipelines.http import FetchPolicy
-from pipelines.landing import land
-from pipelines.police_uk import STREET
-from pipelines.sources import SOURCES
-from pipelines.tabular import MAX_UNCOMPRESSED, read_sheet
-from safer.config import SmtpConfig, load_config
-from safer.errors import FetchError, LoadError, SendError
-from safer.logs import reset_logging
-from scheduler import main
+from safer.alerts.send import send_message
+from safer.app.batch import sync_source
+from safer.app.sources import SOURCES
+from safer.indicators.export import csv_safe
+from safer.kernel.config import SmtpConfig, load_config
+from safer.kernel.errors import FetchError, LoadError, SendError
+from safer.kernel.logs import reset_logging
+from safer.pipelines.areas import force_areas, load_forces, load_lookup
+from safer.pipelines.call_handling import CALL_HANDLING
+from safer.pipelines.defra_flytipping import DEFRA_FLYTIPPING, force_las
+from safer.pipelines.http import FetchPolicy
+from safer.pipelines.landing import land
+from safer.pipelines.police_uk import STREET
+from safer.pipelines.source import BatchOutcome, SourceContext, safe_name, staging_path
+from safer.pipelines.tabular import MAX_UNCOMPRESSED, read_sheet
+from safer.scheduler import main
+from safer.store.db import connect, connect_staging
 from tests.conftest import ROOT, free_port, street_bytes, write_config
 
 Clock = Callable[[], dt.datetime]
@@ -712,7 +713,7 @@ def test_hostile_extra_columns_in_a_defra_release_run_every_check_and_load_safel
 ) -> None:
     """DEFRA may add columns, so extra ones pass the column check and every check runs over
     the staged table: the hostile names are reported in a warning and the file loads."""
-    from checks.defra_flytipping import ACTION_COLUMNS
+    from safer.kernel.layouts import ACTION_COLUMNS
 
     parts = [name for column, name in ACTION_COLUMNS.items() if column != "total_actions"]
     header = ["Year", "ONS Code", "LA Name", "Region", "Total Actions", *parts, *HOSTILE_HEADERS]
@@ -762,7 +763,7 @@ def test_every_table_name_put_into_sql_is_a_plain_identifier_in_the_catalogue(
     tmp_path: Path,
 ) -> None:
     """Table names are the only identifiers interpolated into SQL outside the trusted catalogue
-    and checks (``pipelines.batch``, ``pipelines.police_uk``): each source's is a constant, a
+    and checks (``safer.app.batch``, ``pipelines.police_uk``): each source's is a constant, a
     plain identifier, and a table of the database."""
     settings = load_config(write_config(tmp_path, "unused", ["2025-01"]))
     with connect(settings.database.path) as db:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indicators.spc import SpcPoint, SpcResult, SpcRules, describe, rules_for, spc
-from safer.periods import add_months
+from safer.indicators.spc import SpcPoint, SpcResult, SpcRules, describe, rules_for, spc
+from safer.kernel.periods import add_months
 
 EXACT = 1e-9
 SHORT = SpcRules(minimum_points=2)  # rule tests on short series still get limits

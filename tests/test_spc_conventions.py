@@ -26,11 +26,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from indicators.spc import SpcResult, SpcRules, describe, rules_for, spc
-from indicators.spc_conventions import CONVENTIONS, Convention, method_words
-from indicators.spc_rules import runs, trend_marks, trend_sides_by_next_point, two_of_three_marks
-from safer.config import SpcConfig, load_config
-from safer.errors import ConfigError
+from safer.indicators.spc import SpcResult, SpcRules, describe, rules_for, spc
+from safer.indicators.spc_rules import (
+    runs,
+    trend_marks,
+    trend_sides_by_next_point,
+    two_of_three_marks,
+)
+from safer.kernel.config import SpcConfig, load_config
+from safer.kernel.errors import ConfigError
+from safer.kernel.spc_conventions import CONVENTIONS, Convention, method_words
 
 COLOURS = {
     "improvement": "b",  # blue
@@ -779,7 +784,7 @@ def test_the_config_takes_the_conventions_defaults_and_explicit_overrides() -> N
         convention="nhsrplotthedots", screen_moving_ranges=False, minimum_points=12
     )
     assert (explicit.screen_moving_ranges, explicit.minimum_points) == (False, 12)
-    # The config reaches the engine as a rules record (safer/assess.py, safer/national.py).
+    # The config reaches the engine as a rules record (safer/app/assess.py, safer/app/national.py).
     rules = SpcRules(**explicit.model_dump())
     assert rules == rules_for("nhsrplotthedots", screen_moving_ranges=False, minimum_points=12)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.tabular import read_sheet
+from safer.pipelines.tabular import read_sheet
 
 
 def test_a_row_after_a_cell_with_a_line_break_is_numbered_by_the_line_it_starts_on(

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from indicators.definitions import Target, load_catalogue
-from indicators.status import Status
-from indicators.targets import Comparators, judge
+from safer.indicators.definitions import Target, load_catalogue
+from safer.indicators.status import Status
+from safer.indicators.targets import Comparators, judge
 
 CATALOGUE = load_catalogue()
 ASB = CATALOGUE.get("asb_incidents")

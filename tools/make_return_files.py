@@ -18,9 +18,9 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-from checks.call_handling import CALL_COLUMNS
-from checks.council_enforcement import ACTION_TYPES, ENFORCEMENT_COLUMNS
-from safer.periods import add_months, month_label, quarter_label
+from safer.checks.council_enforcement import ACTION_TYPES, ENFORCEMENT_COLUMNS
+from safer.kernel.layouts import CALL_COLUMNS
+from safer.kernel.periods import add_months, month_label, quarter_label
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates" / "returns"

@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from safer.checks.results import record_checks
-
 from safer.checks.cross_source import (
     SUITE,
     TABLE,
@@ -28,6 +26,7 @@ from safer.checks.cross_source import (
 )
 from safer.checks.gx_runner import run_suite
 from safer.checks.models import Check, DataFlag, Severity
+from safer.checks.results import record_checks
 from safer.kernel.errors import CheckError
 from safer.store.db import Database
 
